@@ -1,0 +1,243 @@
+"""Data sets: named ones (embedded, scikit-learn, generated, IDX downloads) and user files.
+
+``load_raw(name_or_path)`` gives a data set's own splits; ``prepare(cfg, seed)`` turns them into
+train/validation/test arrays ready for training (validated, scaled, split with the seed).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AekitError, unknown_choice
+from .base import RawData, check_raw, kind_of
+from .download import RemoteFile, ensure_files
+
+__all__ = ["RawData", "Prepared", "Scaler", "load_raw", "prepare", "data_dir", "DATASETS", "dataset_status"]
+
+
+def data_dir(explicit: str | Path | None = None) -> Path:
+    """``--data-dir``, else ``$AEKIT_DATA_DIR``, else the user cache (``~/.cache/aekit``)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("AEKIT_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "aekit"
+
+
+@dataclass
+class NamedDataset:
+    name: str
+    describe: str
+    load: Callable[[Path], RawData]
+    remote: list[RemoteFile] = field(default_factory=list)  # files fetched into <dir>/<name>/
+    embedded: bool = False
+
+    def available(self, root: Path) -> bool:
+        if not self.remote:
+            return True
+        return all((root / self.name / f.filename).exists() for f in self.remote)
+
+
+DATASETS: dict[str, NamedDataset] = {}
+
+
+def _register(ds: NamedDataset) -> None:
+    DATASETS[ds.name] = ds
+
+
+# --- embedded and generated ------------------------------------------------------------------
+
+EMBEDDED = Path(__file__).parent / "embedded"
+
+
+def _mnist_sample(_root: Path) -> RawData:
+    path = EMBEDDED / "mnist_sample.npz"
+    with np.load(path, allow_pickle=False) as z:
+        return RawData(z["x_train"][:, None], z["y_train"], "images", z["x_test"][:, None], z["y_test"], source="mnist-sample")
+
+
+def _digits(_root: Path) -> RawData:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    return RawData(x, d.target, "images", source="digits")
+
+
+def _manifold(kind: str) -> Callable[[Path], RawData]:
+    def load(_root: Path) -> RawData:
+        from sklearn import datasets
+
+        make = datasets.make_swiss_roll if kind == "swiss-roll" else datasets.make_s_curve
+        x, t = make(n_samples=6000, noise=0.05, random_state=0)
+        # intrinsic coordinates: position along the roll/curve and the height (axis 1)
+        coords = np.stack([t, x[:, 1]], axis=1).astype(np.float32)
+        return RawData(x.astype(np.float32), None, "vectors", source=kind, extras={"coords": coords})
+
+    return load
+
+
+_register(NamedDataset("mnist-sample", "MNIST subset shipped with aekit (10,000 train / 2,000 test digits)", _mnist_sample, embedded=True))
+_register(NamedDataset("digits", "scikit-learn's 8×8 digits (1,797 images, no own test split)", _digits, embedded=True))
+_register(NamedDataset("swiss-roll", "generated 3-D swiss roll (6,000 points) with its true 2-D coordinates", _manifold("swiss-roll"), embedded=True))
+_register(NamedDataset("s-curve", "generated 3-D S-curve (6,000 points) with its true 2-D coordinates", _manifold("s-curve"), embedded=True))
+
+
+# --- IDX downloads ------------------------------------------------------------------------------
+
+_MNIST_URLS = ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"]
+_FASHION_URLS = ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"]
+_KMNIST_URLS = ["http://codh.rois.ac.jp/kmnist/dataset/kmnist/"]
+
+MNIST_FILES = [
+    RemoteFile("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873", _MNIST_URLS),
+    RemoteFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", _MNIST_URLS),
+    RemoteFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", _MNIST_URLS),
+    RemoteFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", _MNIST_URLS),
+]
+FASHION_FILES = [
+    RemoteFile("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d", _FASHION_URLS),
+    RemoteFile("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe", _FASHION_URLS),
+    RemoteFile("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79", _FASHION_URLS),
+    RemoteFile("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310", _FASHION_URLS),
+]
+# KMNIST's canonical distribution also ships NumPy archives; ../shared/data keeps that layout.
+KMNIST_FILES = [
+    RemoteFile("kmnist-train-imgs.npz", "a183fbc01ed9a345513b145673d3d0bb", _KMNIST_URLS),
+    RemoteFile("kmnist-train-labels.npz", "b0e1d240e8afec72b50437fc3bc5908a", _KMNIST_URLS),
+    RemoteFile("kmnist-test-imgs.npz", "dace6de62ca8b90843cc45366337d02e", _KMNIST_URLS),
+    RemoteFile("kmnist-test-labels.npz", "3ae489a79983d0fe386152684e3b5412", _KMNIST_URLS),
+]
+
+
+def _idx_set(name: str, files: list[RemoteFile]) -> Callable[[Path], RawData]:
+    from .idx import read_idx
+
+    def load(root: Path) -> RawData:
+        p = ensure_files(name, files, root)
+        xtr, ytr, xte, yte = (read_idx(p[f.filename]) for f in files)
+        return RawData(xtr[:, None], ytr, "images", xte[:, None], yte, source=name)
+
+    return load
+
+
+def _kmnist(root: Path) -> RawData:
+    from .files import read_npz_array
+
+    p = ensure_files("kmnist", KMNIST_FILES, root)
+    xtr, ytr, xte, yte = (read_npz_array(p[f.filename]) for f in KMNIST_FILES)
+    return RawData(xtr[:, None], ytr, "images", xte[:, None], yte, source="kmnist")
+
+
+_register(NamedDataset("mnist", "MNIST, 60,000 train / 10,000 test (IDX files)", _idx_set("mnist", MNIST_FILES), MNIST_FILES))
+_register(NamedDataset("fashion-mnist", "Fashion-MNIST, 60,000 train / 10,000 test (IDX files)", _idx_set("fashion-mnist", FASHION_FILES), FASHION_FILES))
+_register(NamedDataset("kmnist", "Kuzushiji-MNIST, 60,000 train / 10,000 test (NumPy archives)", _kmnist, KMNIST_FILES))
+
+
+def dataset_status(root: Path | None = None) -> list[tuple[str, str, bool]]:
+    root = data_dir(root)
+    return [(d.name, d.describe, d.available(root)) for d in DATASETS.values()]
+
+
+def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str | None = None,
+             image_size: list[int] | None = None) -> RawData:
+    """A named data set, or a user path, as validated float arrays."""
+    if name in DATASETS:
+        raw = DATASETS[name].load(data_dir(data_dir_))
+    elif any(s in name for s in ("/", "\\", ".")) or Path(name).exists():
+        from .files import load_path
+
+        raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size)
+    else:
+        raise unknown_choice("data set", name, DATASETS)
+    return check_raw(raw)
+
+
+# --- scaling and splits -------------------------------------------------------------------------
+
+@dataclass
+class Scaler:
+    """Per-feature affine map fitted on the training split: x' = (x - shift) / scale."""
+
+    kind: str = "none"
+    shift: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    @classmethod
+    def fit(cls, kind: str, x: np.ndarray) -> "Scaler":
+        if kind == "none":
+            return cls("none")
+        flat = x.reshape(x.shape[0], -1).astype(np.float64)
+        if kind == "minmax":
+            lo, hi = flat.min(0), flat.max(0)
+            shift, scale = lo, np.where(hi > lo, hi - lo, 1.0)
+        elif kind == "standard":
+            shift, sd = flat.mean(0), flat.std(0)
+            scale = np.where(sd > 0, sd, 1.0)
+        else:
+            raise unknown_choice("scaling", kind, ("none", "minmax", "standard"))
+        return cls(kind, shift.astype(np.float32), scale.astype(np.float32))
+
+
+@dataclass
+class Prepared:
+    x_train: np.ndarray
+    y_train: np.ndarray | None
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    kind: str
+    source: str
+    scaler: Scaler
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        x, y = {"train": (self.x_train, self.y_train), "val": (self.x_val, self.y_val), "test": (self.x_test, self.y_test)}[name]
+        if x is None:
+            raise AekitError(f"this data set has no {name} split", "use --split train or --split test")
+        return x, y
+
+
+def prepare(cfg: Any, seed: int) -> Prepared:
+    """Load ``cfg.name`` and return validated train/val/test arrays (``cfg`` is a DataConfig)."""
+    raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size)
+    rng = np.random.default_rng(seed)
+    x, y = raw.x_train, raw.y_train
+    extras = dict(raw.extras)
+    xte, yte = raw.x_test, raw.y_test
+    if xte is None:
+        if not 0 < cfg.test_fraction < 1:
+            raise AekitError(f"data.test_fraction must be in (0, 1), got {cfg.test_fraction}")
+        perm = rng.permutation(len(x))
+        n_test = max(1, int(round(cfg.test_fraction * len(x))))
+        te, tr = perm[:n_test], perm[n_test:]
+        xte, yte = x[te], (y[te] if y is not None else None)
+        extras = {k: (v[tr], v[te]) for k, v in extras.items()}
+        x, y = x[tr], (y[tr] if y is not None else None)
+    if cfg.limit:
+        x, y = x[: cfg.limit], (y[: cfg.limit] if y is not None else None)
+    xva = yva = None
+    if cfg.val_fraction:
+        if not 0 < cfg.val_fraction < 1:
+            raise AekitError(f"data.val_fraction must be in [0, 1), got {cfg.val_fraction}")
+        perm = rng.permutation(len(x))
+        n_val = max(1, int(round(cfg.val_fraction * len(x))))
+        if n_val >= len(x):
+            raise AekitError(f"{len(x)} training examples are too few to hold out a validation split", "use more data or --set data.val_fraction=0")
+        va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        xva, yva = x[va], (y[va] if y is not None else None)
+        x, y = x[tr], (y[tr] if y is not None else None)
+    scaler = Scaler.fit(cfg.scale, x)
+    return Prepared(x, y, xva, yva, xte, yte, raw.kind or kind_of(x), raw.source, scaler, extras)

@@ -1,0 +1,97 @@
+"""Decoder likelihoods p(x | z): the reconstruction loss read as a negative log-likelihood.
+
+``nll(params, x)`` returns −log p(x | z) per example, summed over every data dimension (shape
+(B,)). ``mean(params)`` is the decoder's mean: probabilities for a Bernoulli, μ for a Gaussian.
+``params`` is the decoder's raw output (logits for the Bernoulli).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import unknown_choice
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _flat(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(t.shape[0], -1)
+
+
+class Likelihood(nn.Module):
+    name = "likelihood"
+
+    def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Bernoulli(Likelihood):
+    """−log p(x|z) = −Σ_d [x_d log σ(l_d) + (1−x_d) log(1−σ(l_d))], computed stably on logits l."""
+
+    name = "bernoulli"
+
+    def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return _flat(F.binary_cross_entropy_with_logits(params, x, reduction="none")).sum(1)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(params)
+
+
+class Gaussian(Likelihood):
+    """Fixed σ: −log p(x|z) = Σ_d (x_d − μ_d)² / (2σ²) + D (log σ + ½ log 2π)."""
+
+    name = "gaussian"
+
+    def __init__(self, sigma: float = 1.0):
+        super().__init__()
+        if not sigma > 0:
+            raise ValueError(f"Gaussian likelihood needs sigma > 0, got {sigma}")
+        self.sigma = float(sigma)
+
+    def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        sq = _flat((params - x) ** 2).sum(1)
+        d = sq.new_tensor(float(x[0].numel()))
+        return sq / (2 * self.sigma**2) + d * (math.log(self.sigma) + 0.5 * LOG_2PI)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        return params
+
+
+class GaussianLearnedSigma(Likelihood):
+    """σ learned, one per data dimension: Σ_d (x_d − μ_d)² / (2σ_d²) + log σ_d + ½ log 2π.
+
+    log σ is clamped to [−6, 3] so a perfect fit cannot drive the loss to −∞.
+    """
+
+    name = "gaussian-learned"
+
+    def __init__(self, dim: int, init_sigma: float = 1.0):
+        super().__init__()
+        self.log_sigma = nn.Parameter(torch.full((dim,), math.log(init_sigma)))
+
+    def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        log_s = self.log_sigma.clamp(-6.0, 3.0)
+        r = _flat(params - x)
+        return (r**2 / (2 * torch.exp(2 * log_s)) + log_s + 0.5 * LOG_2PI).sum(1)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        return params
+
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")
+
+
+def make_likelihood(name: str, dim: int, sigma: float = 1.0) -> Likelihood:
+    if name == "bernoulli":
+        return Bernoulli()
+    if name == "gaussian":
+        return Gaussian(sigma)
+    if name == "gaussian-learned":
+        return GaussianLearnedSigma(dim, sigma)
+    raise unknown_choice("likelihood", name, LIKELIHOODS)
