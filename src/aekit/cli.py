@@ -31,6 +31,16 @@ TRAIN_FLAGS: dict[str, tuple[str, str, Any, str]] = {
 }
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """States each default once: not where the help text already gives it, nor for empty defaults."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "[default:" in text or action.default is None or action.default is False or action.default == []:
+            return text
+        return super()._get_help_string(action)
+
+
 def _defaults() -> dict[tuple[str, str], Any]:
     from .config import DataConfig, TrainConfig
     from .models.base import AEConfig
@@ -47,7 +57,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model and write a run folder",
                        description="Train a model. Every flag is also settable in --config YAML (sections data/model/train) "
                                    "or with --set section.key=value; later sources win: YAML < flags < --set.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_HelpFormatter)
     for flag, (section, key, tp, text) in TRAIN_FLAGS.items():
         default = d.get((section, key))
         if isinstance(default, list):
@@ -75,15 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(sub)
     p = sub.add_parser("evaluate", help="metrics of a run on a split (printed and written to the run folder)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=_HelpFormatter)
     _data_args(p)
     p.add_argument("--corrupt", default=None, metavar="KIND:LEVEL",
                    help="also report PSNR of corrupted vs restored inputs, e.g. masking:0.25 (kinds: gaussian, masking, salt-pepper)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p = sub.add_parser("encode", help="codes of a data set (dimensionality reduction)", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser("encode", help="codes of a data set (dimensionality reduction)", formatter_class=_HelpFormatter)
     _data_args(p)
     p.add_argument("--out", required=True, help="output file: .npy or .csv")
-    p = sub.add_parser("reconstruct", help="reconstructions of a data set", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser("reconstruct", help="reconstructions of a data set", formatter_class=_HelpFormatter)
     _data_args(p)
     p.add_argument("--out", default=None, help="output .npy of reconstructions (input's shape)")
     p.add_argument("--png", default=None, help="also write a PNG grid: inputs above reconstructions (images only)")
@@ -137,7 +147,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(f"run folder: {path}")
         for k, v in shown.items():
             print(f"  {k}: {v:.5g}")
-        print(f"  report: {path / 'report.html'}")
+        if (path / "report.html").exists():
+            print(f"  report: {path / 'report.html'}")
     return 0
 
 

@@ -211,23 +211,29 @@ class Prepared:
 
 
 def prepare(cfg: Any, seed: int) -> Prepared:
-    """Load ``cfg.name`` and return validated train/val/test arrays (``cfg`` is a DataConfig)."""
+    """Load ``cfg.name`` and return validated train/val/test arrays (``cfg`` is a DataConfig).
+
+    Per-example extras (e.g. true manifold coordinates) are split alongside the data:
+    ``extras[key]`` is ``{"train": ..., "val": ..., "test": ...}`` (None where absent).
+    """
     raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size)
     rng = np.random.default_rng(seed)
     x, y = raw.x_train, raw.y_train
-    extras = dict(raw.extras)
     xte, yte = raw.x_test, raw.y_test
+    idx = np.arange(len(x))  # rows of raw.x_train behind each split, to split the extras too
+    idx_te = idx_va = None
     if xte is None:
         if not 0 < cfg.test_fraction < 1:
             raise AekitError(f"data.test_fraction must be in (0, 1), got {cfg.test_fraction}")
         perm = rng.permutation(len(x))
         n_test = max(1, int(round(cfg.test_fraction * len(x))))
         te, tr = perm[:n_test], perm[n_test:]
-        xte, yte = x[te], (y[te] if y is not None else None)
-        extras = {k: (v[tr], v[te]) for k, v in extras.items()}
-        x, y = x[tr], (y[tr] if y is not None else None)
-    if cfg.limit:
-        x, y = x[: cfg.limit], (y[: cfg.limit] if y is not None else None)
+        xte, yte, idx_te = x[te], (y[te] if y is not None else None), idx[te]
+        x, y, idx = x[tr], (y[tr] if y is not None else None), idx[tr]
+    if cfg.limit is not None:
+        if cfg.limit < 1:
+            raise AekitError(f"data.limit must be >= 1, got {cfg.limit}", "drop it to use every example")
+        x, y, idx = x[: cfg.limit], (y[: cfg.limit] if y is not None else None), idx[: cfg.limit]
     xva = yva = None
     if cfg.val_fraction:
         if not 0 < cfg.val_fraction < 1:
@@ -237,7 +243,9 @@ def prepare(cfg: Any, seed: int) -> Prepared:
         if n_val >= len(x):
             raise AekitError(f"{len(x)} training examples are too few to hold out a validation split", "use more data or --set data.val_fraction=0")
         va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        xva, yva = x[va], (y[va] if y is not None else None)
-        x, y = x[tr], (y[tr] if y is not None else None)
+        xva, yva, idx_va = x[va], (y[va] if y is not None else None), idx[va]
+        x, y, idx = x[tr], (y[tr] if y is not None else None), idx[tr]
+    extras = {k: {"train": v[idx], "val": v[idx_va] if idx_va is not None else None,
+                  "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
     scaler = Scaler.fit(cfg.scale, x)
     return Prepared(x, y, xva, yva, xte, yte, raw.kind or kind_of(x), raw.source, scaler, extras)

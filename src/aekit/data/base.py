@@ -48,6 +48,8 @@ def to_float(x: np.ndarray, source: str) -> np.ndarray:
     """Floats for training: uint8 → [0, 1]; other numbers → float32; anything else is an error."""
     if x.dtype == np.uint8:
         return (x.astype(np.float32) / 255.0)
+    if x.dtype == np.uint16:
+        return (x.astype(np.float32) / 65535.0)
     if x.dtype == object or not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
         raise AekitError(f"{source}: values are not numeric (dtype {x.dtype})", "give numbers only; drop text columns or use --label-column")
     return x.astype(np.float32, copy=False)

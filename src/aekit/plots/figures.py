@@ -1,0 +1,389 @@
+"""Figures for runs and reports: image grids, reconstructions, loss curves, latent maps, filters.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so no window is
+ever opened and nothing is left in pyplot's figure registry (there is nothing to close; a figure
+is freed with its last reference). The Agg backend is selected before anything could import
+pyplot, unless the caller already imported pyplot with a backend of its own (a notebook), which
+is then left alone.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+__all__ = ["image_grid", "save_image_grid", "grid_array", "reconstructions", "loss_curves", "latent_map",
+           "filters", "fig_to_base64_png", "HISTORY_META_KEYS"]
+
+# history columns that are bookkeeping, not loss terms
+HISTORY_META_KEYS = ("stage", "epoch", "lr", "epoch_time_s", "samples_per_s")
+
+
+def _use_agg() -> None:
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+
+
+def _new_figure(figsize: tuple[float, float], layout: str | None = "constrained") -> "Figure":
+    _use_agg()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout=layout)
+
+
+# ---- images ------------------------------------------------------------------------------------
+
+def _as_images(images: Any) -> np.ndarray:
+    """(N, C, H, W) or (N, H, W) → float (N, H, W) grey or (N, H, W, 3) RGB, clipped to [0, 1]."""
+    a = np.asarray(images, dtype=np.float32)
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {a.shape}")
+    a = np.nan_to_num(a, nan=0.0, posinf=1.0, neginf=0.0).clip(0.0, 1.0)
+    if a.shape[1] == 3:
+        return a.transpose(0, 2, 3, 1)
+    return a[:, 0]  # grey, or the first channel of other channel counts
+
+
+def _show(ax: Any, img: np.ndarray, vmin: float = 0.0, vmax: float = 1.0) -> None:
+    if img.ndim == 2:
+        ax.imshow(img, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for s in ax.spines.values():
+        s.set_visible(False)
+
+
+def image_grid(images: np.ndarray, nrow: int, titles: Sequence[str] | None = None) -> "Figure":
+    """Images (N, C, H, W) with C in {1, 3} (values clipped to [0, 1]) in a grid.
+
+    ``nrow`` is the number of images in each row (as torchvision's ``make_grid``); ``titles``
+    optionally names each image.
+    """
+    imgs = _as_images(images)
+    n = len(imgs)
+    if n == 0:
+        raise ValueError("no images to show")
+    ncol = max(1, min(int(nrow), n))
+    rows = math.ceil(n / ncol)
+    h, w = imgs.shape[1:3]
+    cell = 1.1 if max(h, w) <= 64 else 1.8
+    extra = 0.25 if titles is not None else 0.0
+    fig = _new_figure((ncol * cell * w / max(h, w), rows * (cell * h / max(h, w) + extra)), layout=None)
+    axes = fig.subplots(rows, ncol, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        _show(ax, imgs[i])
+        if titles is not None and i < len(titles):
+            ax.set_title(str(titles[i]), fontsize=8)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 if titles is None else 0.93, wspace=0.05,
+                        hspace=0.05 if titles is None else 0.35)
+    return fig
+
+
+def grid_array(images: np.ndarray, nrow: int, pad: int = 2, scale: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """Images tiled into one uint8 array (H, W) or (H, W, 3), ``nrow`` images per row."""
+    imgs = _as_images(images)
+    n = len(imgs)
+    if n == 0:
+        raise ValueError("no images to tile")
+    if scale > 1:
+        imgs = imgs.repeat(scale, axis=1).repeat(scale, axis=2)
+    ncol = max(1, min(int(nrow), n))
+    rows = math.ceil(n / ncol)
+    h, w = imgs.shape[1:3]
+    shape = (rows * (h + pad) + pad, ncol * (w + pad) + pad) + imgs.shape[3:]
+    out = np.full(shape, pad_value, dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        y, x = pad + r * (h + pad), pad + c * (w + pad)
+        out[y: y + h, x: x + w] = imgs[i]
+    return (out * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image_grid(images: np.ndarray, path: str | Path, nrow: int, scale: int | None = None, pad: int = 2) -> Path:
+    """Write images (N, C, H, W) as one PNG grid, ``nrow`` images per row, atomically.
+
+    Pixels are exact (no resampling beyond an integer ``scale``; default: enough to make each
+    tile at least 56 pixels high), separated by ``pad`` white pixels.
+    """
+    from PIL import Image
+
+    from ..io import atomic_write_bytes
+
+    a = np.asarray(images)
+    h = a.shape[-2] if a.ndim >= 3 else 1
+    if scale is None:
+        scale = max(1, math.ceil(56 / max(1, h)))
+    grid = grid_array(a, nrow, pad=pad, scale=int(scale))
+    buf = io.BytesIO()
+    Image.fromarray(grid, mode="L" if grid.ndim == 2 else "RGB").save(buf, format="PNG")
+    path = Path(path)
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def reconstructions(x: np.ndarray, x_hat: np.ndarray, n: int = 10) -> "Figure":
+    """Inputs (top row) above their reconstructions (bottom row) for images (N, C, H, W); for other
+    data, line (or, for at most 16 features, bar) plots of a few examples with the
+    reconstruction overlaid."""
+    x = np.asarray(x, dtype=np.float32)
+    x_hat = np.asarray(x_hat, dtype=np.float32).reshape(x.shape)
+    if x.ndim == 4:
+        k = max(1, min(int(n), len(x)))
+        a, b = _as_images(x[:k]), _as_images(x_hat[:k])
+        h, w = a.shape[1:3]
+        cell = 1.1
+        fig = _new_figure((0.6 + k * cell * w / max(h, w), 2 * cell * h / max(h, w) + 0.1), layout=None)
+        axes = fig.subplots(2, k, squeeze=False)
+        for i in range(k):
+            _show(axes[0, i], a[i])
+            _show(axes[1, i], b[i])
+        axes[0, 0].set_ylabel("input", fontsize=9)
+        axes[1, 0].set_ylabel("reconstruction", fontsize=9)
+        fig.subplots_adjust(left=0.6 / (0.6 + k * cell), right=0.995, bottom=0.02, top=0.98, wspace=0.05, hspace=0.06)
+        return fig
+    xf, hf = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
+    k = max(1, min(int(n), len(xf), 4))
+    d = xf.shape[1]
+    cols = min(k, 2)
+    rows = math.ceil(k / cols)
+    fig = _new_figure((5.2 * cols, 2.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    idx = np.arange(d)
+    for i, ax in enumerate(axes.flat):
+        if i >= k:
+            ax.set_axis_off()
+            continue
+        if d <= 16:
+            bw = 0.4
+            ax.bar(idx - bw / 2, xf[i], bw, label="input", color="#4c72b0")
+            ax.bar(idx + bw / 2, hf[i], bw, label="reconstruction", color="#dd8452")
+            ax.set_xticks(idx)
+            ax.axhline(0, color="0.5", lw=0.6)
+        else:
+            ax.plot(idx, xf[i], lw=1.2, label="input", color="#4c72b0")
+            ax.plot(idx, hf[i], lw=1.0, ls="--", label="reconstruction", color="#dd8452")
+        ax.set_title(f"example {i}", fontsize=9)
+        ax.set_xlabel("feature", fontsize=8)
+        ax.tick_params(labelsize=8)
+        if i == 0:
+            ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+# ---- training history --------------------------------------------------------------------------
+
+def _number(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _plain_log_formatter(minor: bool = False) -> Any:
+    """Matplotlib's log-axis labelling (which ticks get a label), written as plain numbers."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            if not super().__call__(x, pos):
+                return ""
+            return f"{x:.6g}" if 1e-4 <= abs(x) < 1e6 else f"{x:.0e}"
+
+    return PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5) if minor else (np.inf, np.inf))
+
+
+def loss_curves(history: list[dict[str, Any]]) -> "Figure":
+    """One subplot per loss term (``X`` and ``val_X`` together) against the epoch counted over all
+    stages; dotted lines mark where the stage changes; log scale when every value is positive."""
+    if not history:
+        raise ValueError("the training history is empty")
+    keys: list[str] = []
+    for row in history:
+        for k, v in row.items():
+            if k in HISTORY_META_KEYS or k in keys:
+                continue
+            if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+                keys.append(k)
+    bases: list[str] = []
+    for k in keys:
+        base = k[4:] if k.startswith("val_") else k
+        if base not in bases:
+            bases.append(base)
+    if "loss" in bases:  # the total first
+        bases.remove("loss")
+        bases.insert(0, "loss")
+    if not bases:
+        raise ValueError("the training history has no loss terms")
+    epochs = np.arange(1, len(history) + 1)
+    stages = [str(r.get("stage", "")) for r in history]
+    changes = [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
+    cols = min(3, len(bases))
+    rows = math.ceil(len(bases) / cols)
+    fig = _new_figure((4.3 * cols, 3.1 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    marker = "o" if len(history) <= 30 else None
+    for ax, base in zip(axes.flat, bases):
+        values = []
+        for k, lab, style in ((base, "train", "-"), ("val_" + base, "validation", "--")):
+            if k not in keys:
+                continue
+            y = np.array([_number(r.get(k)) for r in history], dtype=float)
+            values.append(y)
+            ax.plot(epochs, y, style, marker=marker, ms=3, lw=1.4, label=lab)
+        finite = np.concatenate(values)
+        finite = finite[np.isfinite(finite)]
+        if finite.size and np.all(finite > 0):
+            ax.set_yscale("log")
+            # plain numbers ("90", "100", "0.1") rather than mathtext powers ("9×10¹")
+            ax.yaxis.set_major_formatter(_plain_log_formatter())
+            ax.yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
+        for i in changes:
+            ax.axvline(i + 0.5, color="0.4", ls=":", lw=1.0)
+        if changes:
+            for start, name in zip([0, *changes], [stages[0], *(stages[i] for i in changes)]):
+                ax.text(start + 0.6, 0.98, name, transform=ax.get_xaxis_transform(), rotation=90, va="top",
+                        ha="left", fontsize=7, color="0.3")
+        ax.set_title(base, fontsize=10)
+        ax.set_xlabel("epoch (all stages)", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_xlim(0.5, len(history) + 0.5)
+        if len(history) <= 12:
+            ax.set_xticks(epochs)
+        ax.grid(True, alpha=0.3, which="both")
+        if len(values) > 1:
+            ax.legend(fontsize=8, frameon=False)
+    for ax in list(axes.flat)[len(bases):]:
+        ax.set_axis_off()
+    return fig
+
+
+# ---- codes -------------------------------------------------------------------------------------
+
+def _is_continuous(labels: np.ndarray) -> bool:
+    if labels.dtype.kind == "f":
+        finite = labels[np.isfinite(labels)]
+        if not np.all(finite == np.round(finite)):
+            return True
+    return len(np.unique(labels)) > 20
+
+
+def latent_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str = "latent codes", *,
+               continuous: bool | None = None, label_name: str | None = None, cmap: str | None = None,
+               max_points: int = 5000, seed: int = 0) -> "Figure":
+    """Scatter of codes: 2-D as they are, more dimensions by their first two principal
+    components (axis labels say how much variance each explains), 1-D against random jitter.
+
+    Points are coloured by ``labels``: classes (tab10, with a legend) or, for continuous values
+    (``continuous``; default: non-integer floats or more than 20 distinct values), a colour
+    scale. At most ``max_points`` points are drawn (a seeded subsample).
+    """
+    z = np.asarray(codes, dtype=np.float64)
+    z = z.reshape(len(z), -1) if z.ndim != 2 else z
+    if len(z) == 0:
+        raise ValueError("no codes to plot")
+    lab = None if labels is None else np.asarray(labels).reshape(-1)
+    if lab is not None and len(lab) != len(z):
+        raise ValueError(f"{len(lab)} labels for {len(z)} codes")
+    rng = np.random.default_rng(seed)
+    if len(z) > max_points:
+        idx = np.sort(rng.choice(len(z), max_points, replace=False))
+        z = z[idx]
+        lab = lab[idx] if lab is not None else None
+    d = z.shape[1]
+    if d == 1:
+        xy = np.column_stack([z[:, 0], rng.uniform(-1, 1, len(z))])
+        xlabel, ylabel = "z1", "jitter (no meaning)"
+    elif d == 2:
+        xy, xlabel, ylabel = z, "z1", "z2"
+    else:
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed)
+        xy = pca.fit_transform(z)
+        r = pca.explained_variance_ratio_ * 100
+        xlabel, ylabel = f"PC1 ({r[0]:.0f}% var)", f"PC2 ({r[1]:.0f}% var)"
+        title = f"{title} (PCA of {d}-D codes)"
+    fig = _new_figure((6.6, 5.2))
+    ax = fig.subplots()
+    size = float(np.clip(12000 / len(xy), 3, 30))
+    if lab is None:
+        ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.6, lw=0, color="#4c72b0")
+    else:
+        cont = _is_continuous(lab) if continuous is None else continuous
+        if cont:
+            sc = ax.scatter(xy[:, 0], xy[:, 1], c=lab.astype(float), s=size, alpha=0.8, lw=0, cmap=cmap or "viridis")
+            cb = fig.colorbar(sc, ax=ax)
+            if label_name:
+                cb.set_label(label_name)
+        else:
+            import matplotlib
+
+            classes = np.unique(lab)
+            cm = matplotlib.colormaps[cmap or ("tab10" if len(classes) <= 10 else "tab20")]
+            for j, c in enumerate(classes):
+                m = lab == c
+                ax.scatter(xy[m, 0], xy[m, 1], s=size, alpha=0.7, lw=0, color=cm(j % cm.N), label=str(c))
+            ax.legend(title=label_name or "label", fontsize=8, title_fontsize=8, markerscale=max(1.0, 6 / math.sqrt(size)),
+                      loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    if d == 1:
+        ax.set_yticks([])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def filters(weight: np.ndarray, image_shape: tuple[int, ...], n: int = 64) -> "Figure":
+    """The first ``n`` rows of a first-layer weight (hidden, D) as images of ``image_shape``
+    ((C, H, W) or (H, W)): channel 0 in grey, or RGB for three channels; each filter scaled
+    to its own min/max."""
+    w = np.asarray(weight, dtype=np.float64)
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3:
+        raise ValueError(f"image_shape must be (C, H, W) or (H, W), got {image_shape}")
+    if w.ndim != 2 or w.shape[1] != math.prod(shape):
+        raise ValueError(f"a weight of shape {w.shape} has no rows of {math.prod(shape)} values for images {shape}")
+    k = max(1, min(int(n), w.shape[0]))
+    side = math.ceil(math.sqrt(k))
+    rows = math.ceil(k / side)
+    c, h, wd = shape
+    fig = _new_figure((side * 0.75 * wd / max(h, wd) + 0.1, rows * 0.75 * h / max(h, wd) + 0.1), layout=None)
+    axes = fig.subplots(rows, side, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= k:
+            ax.set_axis_off()
+            continue
+        f = w[i].reshape(shape)
+        img = f.transpose(1, 2, 0) if c == 3 else f[0]
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) if hi > lo else np.full_like(img, 0.5)
+        _show(ax, img)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99, wspace=0.06, hspace=0.06)
+    return fig
+
+
+def fig_to_base64_png(fig: "Figure", dpi: int = 100) -> str:
+    """The figure as a base64 PNG (ASCII), for ``<img src="data:image/png;base64,...">``."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    return base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,0 +1,128 @@
+"""Named data sets: real files from the shared data folder, embedded sets, seeded splits."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+import aekit.data as data
+from aekit.config import DataConfig
+from aekit.data import DATASETS, load_raw, prepare
+from aekit.errors import AekitError
+
+DEAD = "http://127.0.0.1:1/"
+
+
+def _need(shared_data, name: str) -> None:
+    ds = DATASETS[name]
+    if not ds.available(shared_data):
+        pytest.skip(f"{name} files not under {shared_data / name}")
+
+
+def test_data_dir_follows_env(shared_data):
+    assert data.data_dir() == shared_data
+    assert data.data_dir("/somewhere/else") == type(shared_data)("/somewhere/else")
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_idx_sets_from_shared_data(shared_data, name):
+    _need(shared_data, name)
+    raw = load_raw(name)
+    assert raw.kind == "images" and raw.source == name
+    assert raw.x_train.shape == (60000, 1, 28, 28) and raw.x_test.shape == (10000, 1, 28, 28)
+    assert raw.y_train.shape == (60000,) and raw.y_test.shape == (10000,)
+    assert raw.x_train.dtype == np.float32 and 0.0 <= raw.x_train.min() and raw.x_train.max() <= 1.0
+    assert set(np.unique(raw.y_test)) == set(range(10))
+    assert raw.y_train.dtype == np.int64
+
+
+def test_mnist_sample_is_embedded_and_stratified():
+    raw = load_raw("mnist-sample")
+    assert raw.x_train.shape[0] >= 10000 and raw.x_test.shape[0] >= 2000
+    assert raw.x_train.shape[1:] == (1, 28, 28) and raw.kind == "images"
+    counts = np.bincount(raw.y_train, minlength=10)
+    assert counts.min() > 0.08 * len(raw.y_train)  # every digit is well represented
+    assert len(np.bincount(raw.y_test)) == 10
+    assert 0.0 <= raw.x_train.min() and raw.x_train.max() <= 1.0
+
+
+def test_digits():
+    raw = load_raw("digits")
+    assert raw.x_train.shape == (1797, 1, 8, 8) and raw.x_test is None
+    assert raw.y_train.shape == (1797,)
+    assert 0.0 <= raw.x_train.min() and raw.x_train.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", ["swiss-roll", "s-curve"])
+def test_manifolds_have_coords(name):
+    raw = load_raw(name)
+    assert raw.kind == "vectors" and raw.x_train.shape == (6000, 3) and raw.y_train is None
+    assert raw.extras["coords"].shape == (6000, 2)
+
+
+def test_unknown_name_suggests_nearest():
+    with pytest.raises(AekitError, match="unknown data set 'mnits'") as e:
+        load_raw("mnits")
+    assert "mnist" in e.value.hint
+
+
+def _cfg(**kw) -> DataConfig:
+    return dataclasses.replace(DataConfig(), **kw)
+
+
+def test_prepare_seeded_splits_and_test_split():
+    cfg = _cfg(name="digits", val_fraction=0.1, test_fraction=0.2)
+    a, b, c = prepare(cfg, seed=1), prepare(cfg, seed=1), prepare(cfg, seed=2)
+    n = 1797
+    assert len(a.x_test) == round(0.2 * n)  # digits has no own test split: carved off
+    assert len(a.x_val) == round(0.1 * (n - len(a.x_test)))
+    assert len(a.x_train) + len(a.x_val) + len(a.x_test) == n
+    for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k))  # same seed, same split
+    assert not np.array_equal(a.y_val, c.y_val) or not np.array_equal(a.x_val, c.x_val)
+    # the three splits are disjoint: compare rows as bytes
+    rows = lambda x: {r.tobytes() for r in x.reshape(len(x), -1)}  # noqa: E731
+    assert not rows(a.x_val) & rows(a.x_test)
+    assert a.input_shape == (1, 8, 8) and a.kind == "images"
+
+
+def test_prepare_keeps_own_test_split_and_extras():
+    p = prepare(_cfg(name="mnist-sample", val_fraction=0.1, limit=3000), seed=0)
+    raw = load_raw("mnist-sample")
+    assert len(p.x_test) == len(raw.x_test)  # the data set's own test split is kept whole
+    assert len(p.x_train) + len(p.x_val) == 3000
+    s = prepare(_cfg(name="swiss-roll", val_fraction=0.0, test_fraction=0.25), seed=3)
+    coords_train, coords_test = s.extras["coords"]["train"], s.extras["coords"]["test"]
+    assert len(coords_train) == len(s.x_train) == 4500 and len(coords_test) == len(s.x_test) == 1500
+    assert s.x_val is None
+
+
+def test_prepare_user_file(tmp_path):
+    x = np.random.default_rng(0).normal(size=(200, 5)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    p = prepare(_cfg(name=str(tmp_path / "x.npy"), val_fraction=0.2, test_fraction=0.1, scale="standard"), seed=0)
+    assert len(p.x_test) == 20 and len(p.x_val) == 36 and len(p.x_train) == 144
+    assert p.scaler.kind == "standard" and p.scaler.shift.shape == (5,)
+
+
+def test_kmnist_missing_train_files_says_where_to_place(shared_data, tmp_path, monkeypatch):
+    src = shared_data / "kmnist"
+    have = [f for f in data.KMNIST_FILES if (src / f.filename).exists() and "test" in f.filename]
+    if not have:
+        pytest.skip("no kmnist test files in the shared data")
+    (tmp_path / "kmnist").mkdir()
+    for f in have:
+        os.symlink(src / f.filename, tmp_path / "kmnist" / f.filename)
+    dead = [data.RemoteFile(f.filename, f.md5, [DEAD]) for f in data.KMNIST_FILES]
+    monkeypatch.setattr(data, "KMNIST_FILES", dead)
+    assert not DATASETS["kmnist"].available(tmp_path)
+    with pytest.raises(AekitError) as e:
+        load_raw("kmnist", data_dir_=tmp_path)
+    msg = str(e.value)
+    assert "'kmnist'" in msg and "kmnist-train-imgs.npz" in msg and "http://127.0.0.1:1/kmnist-train-imgs.npz" in msg
+    assert f"place the files in {tmp_path / 'kmnist'}/" in e.value.hint
+    assert "--data-dir / AEKIT_DATA_DIR" in e.value.hint
+    # nothing half-written was left next to the files that were there
+    assert sorted(p.name for p in (tmp_path / "kmnist").iterdir()) == sorted(f.filename for f in have)
