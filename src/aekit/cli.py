@@ -76,7 +76,8 @@ def _data_args(p: argparse.ArgumentParser, split_default: str = "auto") -> None:
     p.add_argument("--data", default=None, help="data set name or path [default: the run's own data set]")
     p.add_argument("--data-dir", default=None, help="folder holding named data sets [default: the run's, else $AEKIT_DATA_DIR]")
     p.add_argument("--split", default=split_default, choices=["auto", "train", "val", "test", "all"],
-                   help="which split: auto = test for named data sets, all rows in file order for a path")
+                   help="which split: auto = test for named data sets, all rows in file order for a path; "
+                        "all = every row in file order (train file then test file)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,26 +165,21 @@ def _load_split(a: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     split = a.split
     if a.data_dir:
         cfg.data.data_dir = a.data_dir
-    if a.data is None or a.data == cfg.data.name:
-        if split == "auto":
-            split = "test"
-        data = prepare(cfg.data, cfg.train.seed)
-        if split == "all":
-            parts = [(data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)]
-            x = np.concatenate([p[0] for p in parts if p[0] is not None])
-            ys = [p[1] for p in parts if p[0] is not None]
-            y = np.concatenate(ys) if all(v is not None for v in ys) else None
-        else:
-            x, y = data.split(split)
+    own = a.data is None or a.data == cfg.data.name
+    if own and split in ("auto", "train", "val", "test"):
+        # the run's own seeded splits, exactly as in training
+        split = "test" if split == "auto" else split
+        x, y = prepare(cfg.data, cfg.train.seed).split(split)
         return model, x, y, f"{cfg.data.name} ({split})"
-    raw = load_raw(a.data, a.data_dir or cfg.data.data_dir, cfg.data.label_column, cfg.data.image_size)
+    name = cfg.data.name if own else a.data
+    raw = load_raw(name, a.data_dir or cfg.data.data_dir, cfg.data.label_column, cfg.data.image_size)
     if split == "auto":
         from .data import DATASETS
 
-        split = "test" if a.data in DATASETS and raw.x_test is not None else "all"
+        split = "test" if name in DATASETS and raw.x_test is not None else "all"
     if split == "test":
         if raw.x_test is None:
-            raise AekitError(f"{a.data} has no test split of its own", "use --split all")
+            raise AekitError(f"{name} has no test split of its own", "use --split all")
         x, y = raw.x_test, raw.y_test
     elif split == "train":
         x, y = raw.x_train, raw.y_train
@@ -192,7 +188,7 @@ def _load_split(a: argparse.Namespace) -> tuple[Any, Any, Any, str]:
         y = raw.y_train if raw.x_test is None else (np.concatenate([raw.y_train, raw.y_test]) if raw.y_train is not None and raw.y_test is not None else None)
     else:
         raise AekitError(f"--split {split} is only defined for the run's own data set", "use --split train, test or all")
-    return model, x, y, f"{a.data} ({split})"
+    return model, x, y, f"{name} ({split})"
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:

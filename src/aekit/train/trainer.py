@@ -154,7 +154,7 @@ class Trainer:
             "optimizers": [o.state_dict() for o in self.optimizers],
             "schedulers": [s.state_dict() if s is not None else None for s in self.schedulers],
             "position": {"stage": p.stage, "epoch": p.epoch, "step": p.step, "best": p.best if math.isfinite(p.best) else None,
-                         "bad_epochs": p.bad_epochs, "history": p.history},
+                         "bad_epochs": p.bad_epochs, "history": p.history, "base_lr": self.cfg.lr},
             "rng": {"torch": torch.get_rng_state(),
                     "shuffle": self._epoch_start_gen if p.step and self._epoch_start_gen is not None else self.shuffle.get_state()},
             "sums": {k: v for k, v in self._sums.items()} if p.step else {},
@@ -179,6 +179,7 @@ class Trainer:
         self.pos = _Position(p["stage"], p["epoch"], p["step"], p["best"] if p["best"] is not None else math.inf,
                              p["bad_epochs"], list(p["history"]))
         self._pending_opt = state["optimizers"], state["schedulers"]
+        self._saved_base_lr = p.get("base_lr")
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
@@ -234,10 +235,10 @@ class Trainer:
                         self.save_checkpoint("last")
                     if self._early_stop(row, stage):
                         break
-                # next stage
-                self.pos.stage, self.pos.epoch, self.pos.step = si + 1, 0, 0
-                self.pos.best, self.pos.bad_epochs = math.inf, 0
-                self.optimizers, self.schedulers = [], []
+                if si + 1 < len(plan):  # the last stage stays current, so --resume can extend it
+                    self.pos.stage, self.pos.epoch, self.pos.step = si + 1, 0, 0
+                    self.pos.best, self.pos.bad_epochs = math.inf, 0
+                    self.optimizers, self.schedulers = [], []
             self.save_checkpoint("last")
             if self.cfg.early_stopping and self.checkpoint_dir and (self.checkpoint_dir / "best.safetensors").exists():
                 best = load_state(self.checkpoint_dir / "best.safetensors", self.device)
@@ -259,7 +260,27 @@ class Trainer:
                 for sch, s in zip(self.schedulers, scheds):
                     if sch is not None and s is not None:
                         sch.load_state_dict(s)
+                self._apply_changed_settings(epochs)
             self._pending_opt = None
+
+    def _apply_changed_settings(self, epochs: int) -> None:
+        """On resume, a new --lr rescales the restored learning rates and a new --epochs
+        stretches a cosine schedule; everything else continues exactly."""
+        old_lr = getattr(self, "_saved_base_lr", None)
+        if old_lr and old_lr != self.cfg.lr:
+            factor = self.cfg.lr / old_lr
+            for o in self.optimizers:
+                for g in o.param_groups:
+                    g["lr"] *= factor
+                    if "initial_lr" in g:
+                        g["initial_lr"] *= factor
+            for sch in self.schedulers:
+                if sch is not None and hasattr(sch, "base_lrs"):
+                    sch.base_lrs = [b * factor for b in sch.base_lrs]
+            log.info("resume: learning rate changed from %g to %g", old_lr, self.cfg.lr)
+        for sch in self.schedulers:
+            if isinstance(sch, torch.optim.lr_scheduler.CosineAnnealingLR):
+                sch.T_max = max(epochs, 1)
 
     def _batches(self, n: int, in_memory: bool, x_t: torch.Tensor | None, y_t: torch.Tensor | None,
                  x_np: np.ndarray, y_np: np.ndarray | None):
@@ -268,6 +289,8 @@ class Trainer:
         self._epoch_start_gen = self.shuffle.get_state()
         perm = torch.randperm(n, generator=self.shuffle)
         global_b = B * W
+        # one process keeps the last partial batch; under DDP every rank must take the same number
+        # of steps, so the remainder of the epoch's permutation (< B·W examples) is left out
         steps = math.ceil(n / global_b) if W == 1 else n // global_b
         if steps == 0:
             raise AekitError(f"{n} training examples are fewer than one batch across {W} processes", "lower --batch-size")

@@ -1,0 +1,134 @@
+"""Epoch time and peak memory: aekit's Trainer vs hand-written PyTorch loops of the same model.
+
+Model: MLP 784-512-256-32 (ReLU), Bernoulli likelihood (BCE on logits), Adam 1e-3, batch 128,
+Glorot-uniform init, full MNIST (60,000 digits), no validation split. Each variant runs in its own
+process (so peak RSS is its own), variants interleaved over repeats because this VM's timings
+wander ±15-20% from run to run. Reported: median epoch time over every epoch after the first of
+every repeat, and the largest peak RSS.
+
+    python benchmarks/bench_speed.py --epochs 10 --repeats 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, mnist, run_child, save  # noqa: E402
+
+VARIANTS = ["hand-adam", "hand-adam-fused", "aekit"]
+
+
+def build_net():
+    import torch
+    from torch import nn
+
+    def lin(i, o):
+        layer = nn.Linear(i, o)
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    enc = nn.Sequential(nn.Flatten(), lin(784, 512), nn.ReLU(), lin(512, 256), nn.ReLU(), lin(256, 32))
+    dec = nn.Sequential(lin(32, 256), nn.ReLU(), lin(256, 512), nn.ReLU(), lin(512, 784))
+    return nn.Sequential(enc, dec)
+
+
+def hand_loop(epochs: int, fused: bool, seed: int) -> list[float]:
+    """What a careful user writes: data in one tensor, randperm per epoch, .item() per step."""
+    import torch
+    import torch.nn.functional as F
+
+    x_train, _, _, _ = mnist()
+    torch.manual_seed(seed)
+    x = torch.from_numpy(x_train).reshape(len(x_train), -1)
+    net = build_net()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused or None)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        perm = torch.randperm(len(x))
+        total = 0.0
+        for i in range(0, len(x), 128):
+            xb = x[perm[i: i + 128]]
+            logits = net(xb)
+            loss = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum") / len(xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def aekit_loop(epochs: int, seed: int) -> list[float]:
+    import logging
+
+    import torch
+
+    from aekit.config import TrainConfig
+    from aekit.models import build_model
+    from aekit.train import Trainer
+
+    logging.disable(logging.INFO)
+    x_train, _, _, _ = mnist()
+    torch.manual_seed(seed)
+    model = build_model("ae", input_shape=[1, 28, 28], likelihood="bernoulli", hidden=[512, 256], latent_dim=32)
+    trainer = Trainer(model, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=seed, quiet=True), progress=False)
+    hist = trainer.fit(x_train)
+    return [r["epoch_time_s"] for r in hist]
+
+
+def child(variant: str, epochs: int, seed: int) -> None:
+    if variant == "aekit":
+        times = aekit_loop(epochs, seed)
+    else:
+        times = hand_loop(epochs, variant.endswith("fused"), seed)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"variant": variant, "epoch_times_s": times, "peak_rss_mb": peak_mb}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.child:
+        child(a.child, a.epochs, a.seed)
+        return
+    variants = a.variants.split(",")
+    runs: dict[str, list[dict]] = {v: [] for v in variants}
+    for r in range(a.repeats):
+        for v in variants:  # interleaved: drift of the machine hits every variant alike
+            res = run_child([__file__, "--child", v, "--epochs", str(a.epochs), "--seed", str(a.seed)])
+            runs[v].append(res)
+            print(f"repeat {r + 1}: {v:<16} median {statistics.median(res['epoch_times_s'][1:] or res['epoch_times_s']):.3f} s/epoch, "
+                  f"peak {res['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    summary = {}
+    for v, rs in runs.items():
+        ts = [t for res in rs for t in (res["epoch_times_s"][1:] or res["epoch_times_s"])]
+        summary[v] = {"median_epoch_s": statistics.median(ts), "min_epoch_s": min(ts), "peak_rss_mb": max(res["peak_rss_mb"] for res in rs)}
+    ref = summary.get("hand-adam", {}).get("median_epoch_s")
+    for v in summary:
+        if ref:
+            summary[v]["ratio_to_hand_adam"] = summary[v]["median_epoch_s"] / ref
+    payload = {"benchmark": "speed", "machine": machine(), "epochs": a.epochs, "repeats": a.repeats,
+               "date": time.strftime("%Y-%m-%d"), "summary": summary, "runs": runs}
+    path = save("speed", payload)
+    print("| variant | median s/epoch | ratio to hand-written (Adam) | peak RSS MB |")
+    print("|---|---:|---:|---:|")
+    for v, s in summary.items():
+        print(f"| {v} | {s['median_epoch_s']:.3f} | {s.get('ratio_to_hand_adam', float('nan')):.3f} | {s['peak_rss_mb']:.0f} |")
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()
