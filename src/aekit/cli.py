@@ -28,6 +28,7 @@ TRAIN_FLAGS: dict[str, tuple[str, str, Any, str]] = {
     "--lr": ("train", "lr", float, "learning rate"),
     "--seed": ("train", "seed", int, "random seed: same seed, same weights (on CPU)"),
     "--device": ("train", "device", str, "auto | cpu | cuda | cuda:N"),
+    "--labels": ("data", "labels", int, "semi-supervised: keep N training labels, balanced per class (seeded); hide the rest"),
 }
 
 
@@ -90,7 +91,33 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(p)
     p.add_argument("--corrupt", default=None, metavar="KIND:LEVEL",
                    help="also report PSNR of corrupted vs restored inputs, e.g. masking:0.25 (kinds: gaussian, masking, salt-pepper)")
+    p.add_argument("--nll", action="store_true", help="importance-sampled test NLL in nats (models with a likelihood bound: vae, cvae)")
+    p.add_argument("--k", type=int, default=1000, help="importance samples per example for --nll (k=1 is the ELBO)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p = sub.add_parser("sample", help="generate examples from a model's prior (or a GMM fitted to its codes)",
+                       formatter_class=_HelpFormatter)
+    p.add_argument("run", help="run folder written by `aekit train`")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("--label", type=int, default=None, help="class to generate (conditional models)")
+    p.add_argument("--sampler", default="prior", choices=["prior", "gmm"],
+                   help="prior: the model's own p(z); gmm: a Gaussian mixture fitted to the training codes (any model)")
+    p.add_argument("--components", type=int, default=10, help="mixture components for --sampler gmm")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--out", required=True, help="output: .png grid or .npy array")
+    p = sub.add_parser("interpolate", help="decode the path between the codes of two examples", formatter_class=_HelpFormatter)
+    _data_args(p)
+    p.add_argument("--from", dest="i", type=int, required=True, help="index of the first example in the split")
+    p.add_argument("--to", dest="j", type=int, required=True, help="index of the second example in the split")
+    p.add_argument("--steps", type=int, default=10, help="points on the path, ends included")
+    p.add_argument("--method", default="linear", choices=["linear", "spherical"], help="straight line or great circle in code space")
+    p.add_argument("--out", required=True, help="output: .png strip or .npy array")
+    p = sub.add_parser("compare-latents", help="latent maps of several runs side by side (e.g. AE vs VAE vs AAE)",
+                       formatter_class=_HelpFormatter)
+    p.add_argument("runs", nargs="+", help="run folders (trained on the same kind of data)")
+    p.add_argument("--data", default=None, help="data set name or path [default: the first run's data set]")
+    p.add_argument("--data-dir", default=None, help="folder holding named data sets")
+    p.add_argument("-n", type=int, default=5000, help="test examples to plot")
+    p.add_argument("--out", required=True, help="output .png")
     p = sub.add_parser("encode", help="codes of a data set (dimensionality reduction)", formatter_class=_HelpFormatter)
     _data_args(p)
     p.add_argument("--out", required=True, help="output file: .npy or .csv")
@@ -200,11 +227,18 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .parts import make_corruption
     from .run import evaluate_model
 
-    model, x, _, what = _load_split(a)
+    model, x, y, what = _load_split(a)
     xt = model._check_input(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
     xm = model.to_model_space(xt).numpy()
     metrics: dict[str, Any] = {"data": what, "n": int(len(x))}
-    metrics.update({k: v for k, v in evaluate_model(model, xm).items()})
+    metrics.update({k: v for k, v in evaluate_model(model, xm, y).items()})
+    if a.nll:
+        if not hasattr(model, "evaluate_nll"):
+            raise AekitError(f"--nll needs a model with a likelihood bound; {type(model).__name__} has none",
+                             "train --model vae or cvae; for other models use the reconstruction figures")
+        if a.k < 1:
+            raise AekitError(f"--k must be >= 1, got {a.k}")
+        metrics.update(model.evaluate_nll(torch.from_numpy(xm), k=a.k))
     if a.corrupt:
         kind, _, level = a.corrupt.partition(":")
         try:
@@ -215,7 +249,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         lo, hi = model.cfg.input_range
         noisy = make_corruption(kind, lvl, lo, hi)(torch.from_numpy(xm))
         with torch.no_grad():
-            restored = model.likelihood.mean(model._decode(model._encode(noisy))).numpy()
+            restored = model.likelihood.mean(model._recon_params(noisy)).numpy()
         rng = hi - lo if hi > lo else 1.0
         metrics[f"psnr_corrupted_db"] = psnr(xm, noisy.numpy(), rng)
         metrics[f"psnr_restored_db"] = psnr(xm, restored, rng)
@@ -280,6 +314,90 @@ def cmd_reconstruct(a: argparse.Namespace) -> int:
     return 0
 
 
+def _save_images_or_array(path: Path, arr: Any, nrow: int) -> None:
+    import numpy as np
+
+    if path.suffix.lower() == ".png":
+        from .plots.figures import save_image_grid
+
+        arr = np.asarray(arr)
+        if arr.ndim != 4:
+            raise AekitError("a PNG needs image data (N, C, H, W)", "write .npy instead")
+        save_image_grid(np.clip(arr, 0, 1), path, nrow=nrow)
+    else:
+        _save_array(path, np.asarray(arr))
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    from .run import load
+
+    if a.n < 1:
+        raise AekitError(f"-n must be >= 1, got {a.n}")
+    model = load(a.run)
+    if a.sampler == "gmm":
+        from .tasks import GMMSampler
+
+        if a.label is not None:
+            raise AekitError("--label cannot be combined with --sampler gmm", "drop --label, or use a conditional model's prior")
+        cache = Path(a.run) / f"gmm_sampler_{a.components}.json"
+        if cache.exists():
+            gmm = GMMSampler.load(cache)
+        else:
+            from .data import prepare
+            from .run import load_config
+
+            cfg = load_config(a.run)
+            x = prepare(cfg.data, cfg.train.seed).x_train[:20000]
+            gmm = GMMSampler.fit(model.encode(x), a.components, seed=a.seed)
+            gmm.save(cache)
+        out = gmm.sample(model, a.n, seed=a.seed)
+    else:
+        out = model.sample(a.n, label=a.label, seed=a.seed)
+    _save_images_or_array(Path(a.out), out, nrow=int(max(1, round(a.n ** 0.5))))
+    print(f"{a.n} samples ({a.sampler}{'' if a.label is None else f', label {a.label}'}) written to {a.out}")
+    return 0
+
+
+def cmd_interpolate(a: argparse.Namespace) -> int:
+    from .tasks import interpolate
+
+    model, x, _, what = _load_split(a)
+    for name, i in (("--from", a.i), ("--to", a.j)):
+        if not 0 <= i < len(x):
+            raise AekitError(f"{name} {i} is outside {what}, which has {len(x)} examples", f"give an index in 0..{len(x) - 1}")
+    path = interpolate(model, x[a.i], x[a.j], steps=a.steps, method=a.method)
+    _save_images_or_array(Path(a.out), path, nrow=a.steps)
+    print(f"{a.method} path of {a.steps} steps from example {a.i} to {a.j} of {what} written to {a.out}")
+    return 0
+
+
+def cmd_compare_latents(a: argparse.Namespace) -> int:
+    import io
+
+    from .data import load_raw, prepare
+    from .io import atomic_write_bytes
+    from .plots.figures import latent_maps
+    from .run import load, load_config
+
+    cfg = load_config(a.runs[0])
+    if a.data is None:
+        if a.data_dir:
+            cfg.data.data_dir = a.data_dir
+        x, y = prepare(cfg.data, cfg.train.seed).split("test")
+        what = cfg.data.name
+    else:
+        raw = load_raw(a.data, a.data_dir or cfg.data.data_dir)
+        x, y = (raw.x_test, raw.y_test) if raw.x_test is not None else (raw.x_train, raw.y_train)
+        what = a.data
+    x, y = x[: a.n], (y[: a.n] if y is not None else None)
+    panels = [(load(run).encode(x), f"{load_config(run).model_name} ({Path(run).name})") for run in a.runs]
+    buf = io.BytesIO()
+    latent_maps(panels, y).savefig(buf, format="png", dpi=110)
+    atomic_write_bytes(Path(a.out), buf.getvalue())
+    print(f"latent maps of {len(a.runs)} runs on {what} ({len(x)} examples) written to {a.out}")
+    return 0
+
+
 def cmd_models(_: argparse.Namespace) -> int:
     from .models import all_specs
 
@@ -303,6 +421,7 @@ def cmd_datasets(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "encode": cmd_encode, "reconstruct": cmd_reconstruct,
+            "sample": cmd_sample, "interpolate": cmd_interpolate, "compare-latents": cmd_compare_latents,
             "models": cmd_models, "datasets": cmd_datasets}
 
 

@@ -28,6 +28,7 @@ class DataConfig:
     test_fraction: float = 0.2      # only for data without its own test split
     image_size: list[int] | None = None  # resize image folders to [H, W]; default: first image's size
     limit: int | None = None        # use only the first N training examples (quick experiments)
+    labels: int | None = None       # semi-supervised: keep N labels (balanced per class, seeded), hide the rest
 
 
 @dataclass

@@ -45,6 +45,12 @@ def resolve_model_config(cfg: RunConfig, data: Prepared) -> None:
     m.input_range = [lo, hi]
     if m.likelihood == "auto":
         m.likelihood = "bernoulli" if lo >= 0.0 and hi <= 1.0 else "gaussian"
+    if hasattr(m, "n_classes"):
+        if data.y_train is None:
+            raise AekitError(f"the model {cfg.model_name} needs labels, but {data.source} has none",
+                             "use a labelled data set (for a CSV, --label-column), or an unconditional model such as vae")
+        ys = [v for v in (data.y_train, data.y_val, data.y_test) if v is not None and len(v)]
+        m.n_classes = int(max(int(v.max()) for v in ys)) + 1
     if m.likelihood == "bernoulli" and (lo < 0.0 or hi > 1.0):
         raise AekitError(
             f"a Bernoulli likelihood needs values in [0, 1], but the data range is [{lo:.4g}, {hi:.4g}]",
@@ -87,8 +93,9 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def evaluate_model(model: torch.nn.Module, x: np.ndarray, batch_size: int = 1024) -> dict[str, float]:
-    """Test figures of a trained model on model-space data ``x``: loss terms, MSE, BCE, PSNR."""
+def evaluate_model(model: torch.nn.Module, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1024) -> dict[str, Any]:
+    """Test figures of a trained model on model-space data ``x``: loss terms, MSE, BCE, PSNR,
+    and the family's own figures (``model.extra_metrics``)."""
     from .metrics import bce, mse, psnr
 
     device = model.device
@@ -98,9 +105,10 @@ def evaluate_model(model: torch.nn.Module, x: np.ndarray, batch_size: int = 1024
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
             xb = torch.from_numpy(np.ascontiguousarray(x[i: i + batch_size])).to(device)
-            for k, v in model.loss(xb, corrupt=False).items():
+            yb = torch.from_numpy(np.asarray(y[i: i + batch_size])).to(device) if y is not None else None
+            for k, v in model.loss(xb, yb, corrupt=False).items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
-            recons.append(model.likelihood.mean(model._decode(model._encode(xb))).cpu().numpy())
+            recons.append(model.likelihood.mean(model._recon_params(xb, yb)).cpu().numpy())
     x_hat = np.concatenate(recons)
     out = {f"test_{k}": v / len(x) for k, v in sums.items()}
     out["test_mse"] = mse(x, x_hat)
@@ -108,6 +116,10 @@ def evaluate_model(model: torch.nn.Module, x: np.ndarray, batch_size: int = 1024
     if lo >= 0 and hi <= 1:
         out["test_bce"] = bce(x, x_hat)
         out["test_psnr_db"] = psnr(x, x_hat, 1.0)
+    yt = torch.from_numpy(np.asarray(y)) if y is not None else None
+    out.update(model.extra_metrics(torch.from_numpy(np.ascontiguousarray(x)), yt))
+    for w in out.get("warnings", []):
+        log.warning("warning: %s", w)
     return out
 
 
@@ -123,6 +135,9 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
     data = prepare(cfg.data, cfg.train.seed)
     model = build_for_data(cfg, data)
     arrays = scaled_arrays(model, data)
+    if cfg.data.labels is not None and data.y_train is not None:
+        known = data.y_train >= 0
+        model.set_labelled(torch.from_numpy(arrays["train"][known]), torch.from_numpy(data.y_train[known]))
     trainer = Trainer(model, cfg.train, checkpoint_dir=out / "checkpoints", progress=progress)
     if trainer.dist.is_main:
         cfg.dump(out / "config.yaml")
@@ -132,7 +147,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
         atomic_write_text(out / "history.csv", history_csv(history))
         metrics: dict[str, Any] = {}
         if arrays["test"] is not None:
-            metrics.update(evaluate_model(model, arrays["test"]))
+            metrics.update(evaluate_model(model, arrays["test"], data.y_test))
         last = history[-1] if history else {}
         metrics.update({"epochs": sum(1 for r in history if r.get("stage") == last.get("stage")),
                         "train_loss": last.get("loss"), "val_loss": last.get("val_loss"),

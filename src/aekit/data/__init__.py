@@ -245,7 +245,33 @@ def prepare(cfg: Any, seed: int) -> Prepared:
         va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         xva, yva, idx_va = x[va], (y[va] if y is not None else None), idx[va]
         x, y, idx = x[tr], (y[tr] if y is not None else None), idx[tr]
+    if cfg.labels is not None:
+        y = hide_labels(y, cfg.labels, rng, cfg.name)
     extras = {k: {"train": v[idx], "val": v[idx_va] if idx_va is not None else None,
                   "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
     scaler = Scaler.fit(cfg.scale, x)
     return Prepared(x, y, xva, yva, xte, yte, raw.kind or kind_of(x), raw.source, scaler, extras)
+
+
+def hide_labels(y: np.ndarray | None, n_labels: int, rng: np.random.Generator, source: str) -> np.ndarray:
+    """Keep ``n_labels`` labels, balanced over the classes (seeded); the others become −1."""
+    if y is None:
+        raise AekitError(f"--labels {n_labels}: the data set {source} has no labels",
+                         "semi-supervised training needs labelled data (for a CSV, name the column with --label-column)")
+    classes, counts = np.unique(y[y >= 0], return_counts=True)
+    k = len(classes)
+    if n_labels < k:
+        raise AekitError(f"--labels {n_labels} is fewer than the {k} classes", f"give at least one label per class: --labels {k} or more")
+    per = np.full(k, n_labels // k)
+    per[: n_labels % k] += 1  # the remainder goes to the first classes
+    short = [(int(c), int(n), int(have)) for c, n, have in zip(classes, per, counts) if n > have]
+    if short:
+        c, n, have = short[0]
+        raise AekitError(f"--labels {n_labels} asks for {n} examples of class {c}, but the training split has only {have}",
+                         f"ask for at most {int(counts.min()) * k} labels")
+    out = np.full_like(y, -1)
+    for c, n in zip(classes, per):
+        idx = np.flatnonzero(y == c)
+        keep = rng.choice(idx, size=int(n), replace=False)
+        out[keep] = c
+    return out

@@ -288,6 +288,25 @@ def _is_continuous(labels: np.ndarray) -> bool:
 def latent_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str = "latent codes", *,
                continuous: bool | None = None, label_name: str | None = None, cmap: str | None = None,
                max_points: int = 5000, seed: int = 0) -> "Figure":
+    """One latent map as its own figure (see ``draw_latent_map``)."""
+    fig = _new_figure((6.6, 5.2))
+    draw_latent_map(fig, fig.subplots(), codes, labels, title, continuous=continuous, label_name=label_name,
+                    cmap=cmap, max_points=max_points, seed=seed)
+    return fig
+
+
+def latent_maps(panels: Sequence[tuple[np.ndarray, str]], labels: np.ndarray | None = None, **kw: Any) -> "Figure":
+    """Several latent maps side by side on the same examples (e.g. AE vs VAE vs AAE codes)."""
+    fig = _new_figure((5.4 * len(panels), 4.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (codes, title) in zip(axes, panels):
+        draw_latent_map(fig, ax, codes, labels, title, **kw)
+    return fig
+
+
+def draw_latent_map(fig: "Figure", ax: Any, codes: np.ndarray, labels: np.ndarray | None = None, title: str = "latent codes", *,
+                    continuous: bool | None = None, label_name: str | None = None, cmap: str | None = None,
+                    max_points: int = 5000, seed: int = 0) -> None:
     """Scatter of codes: 2-D as they are, more dimensions by their first two principal
     components (axis labels say how much variance each explains), 1-D against random jitter.
 
@@ -321,8 +340,6 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str =
         r = pca.explained_variance_ratio_ * 100
         xlabel, ylabel = f"PC1 ({r[0]:.0f}% var)", f"PC2 ({r[1]:.0f}% var)"
         title = f"{title} (PCA of {d}-D codes)"
-    fig = _new_figure((6.6, 5.2))
-    ax = fig.subplots()
     size = float(np.clip(12000 / len(xy), 3, 30))
     if lab is None:
         ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.6, lw=0, color="#4c72b0")
@@ -348,7 +365,6 @@ def latent_map(codes: np.ndarray, labels: np.ndarray | None = None, title: str =
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    return fig
 
 
 def filters(weight: np.ndarray, image_shape: tuple[int, ...], n: int = 64) -> "Figure":

@@ -69,16 +69,19 @@ class _Position:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+def _make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float | None = None,
+                    betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
+    lr = cfg.lr if lr is None else lr
+    extra = {"betas": tuple(betas)} if betas is not None and cfg.optimizer != "sgd" else {}
     if not params:
         raise ValueError("a training phase has no trainable parameters")
     dev_ok = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
     if cfg.optimizer in ("adam", "adamw"):
         cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
         # the fused kernel is the fastest path on CPU and GPU alike (see BENCHMARKS.md)
-        return cls(params, lr=cfg.lr, fused=dev_ok or None)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+        return cls(params, lr=lr, fused=dev_ok or None, **extra)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
 
 
 def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, epochs: int) -> Any:
@@ -249,7 +252,7 @@ class Trainer:
         return self.pos.history
 
     def _begin_stage(self, si: int, stage: Any, epochs: int) -> None:
-        self.optimizers = [_make_optimizer(ph.parameters(), self.cfg) for ph in stage.phases]
+        self.optimizers = [_make_optimizer(ph.parameters(), self.cfg, ph.lr, ph.betas) for ph in stage.phases]
         self.schedulers = [_make_scheduler(o, self.cfg, epochs) for o in self.optimizers]
         pending = getattr(self, "_pending_opt", None)
         if pending is not None:
