@@ -43,6 +43,8 @@ class Phase:
     name: str
     parameters: Callable[[], list[nn.Parameter]]
     loss: Callable[[torch.Tensor, torch.Tensor | None], Terms]
+    lr: float | None = None                    # None: the run's train.lr
+    betas: tuple[float, float] | None = None   # Adam betas; None: PyTorch's (0.9, 0.999)
 
 
 @dataclass
@@ -142,6 +144,10 @@ class Autoencoder(nn.Module):
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
         """Likelihood parameters (logits / means) in the input's shape."""
         return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+
+    def _recon_params(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters of the deterministic reconstruction of model-space ``x``."""
+        return self._decode(self._encode(x))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str | None = None) -> Terms:
         """The loss terms of ``phase`` on a batch (what DistributedDataParallel wraps)."""
@@ -270,7 +276,31 @@ class Autoencoder(nn.Module):
         t = self._check_input(t)
 
         def rec(b: torch.Tensor) -> torch.Tensor:
-            return self.from_model_space(self.likelihood.mean(self._decode(self._encode(self.to_model_space(b)))))
+            return self.from_model_space(self.likelihood.mean(self._recon_params(self.to_model_space(b))))
 
         out = self._batched(rec, t, batch_size).reshape(shape)
         return self._back(out, t, was_tensor)
+
+    # ---- hooks that richer families override (generation, labels, extra figures) -----------------
+    can_sample = False  # True for models with a prior p(z) to sample from
+
+    def sample(self, n: int, label: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Draw ``n`` examples from the model's prior (data space, the decoder's mean)."""
+        from .registry import MODELS
+
+        able = sorted(name for name, spec in MODELS.items() if getattr(spec.cls, "can_sample", False))
+        raise AekitError(
+            f"{type(self).__name__} has no prior to sample from",
+            f"train a model that can sample ({', '.join(able)}), or use the GMM sampler fitted to the codes: --sampler gmm",
+        )
+
+    def set_labelled(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Semi-supervised models receive the labelled training examples here before training."""
+
+    def extra_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, Any]:
+        """Family-specific test figures (model-space inputs), merged into metrics.json."""
+        return {}
+
+    def report_sections(self, data: Any) -> list[tuple[str, Any]]:
+        """Family-specific report figures: (heading, Figure or zero-argument callable making one)."""
+        return []
