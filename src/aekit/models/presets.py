@@ -29,3 +29,6 @@ register("stacked-ae", StackedAE, StackedAEConfig,
 register("stacked-denoising-ae", StackedAE, StackedAEConfig,
          "stacked denoising AE: each layer pretrained as a denoising AE (25% masking), then fine-tuned",
          corruption="masking", noise_level=0.25)
+
+# the probabilistic families register their own presets
+from . import aae, cvae, vae  # noqa: E402,F401

@@ -27,8 +27,10 @@ def sigmoid_warmup(step: int, warmup_steps: int, sharpness: float = 10.0) -> flo
 
 def cyclical(step: int, total_steps: int, cycles: int = 4, ratio: float = 0.5) -> float:
     """Fu et al. 2019: ``cycles`` equal cycles over ``total_steps``; in each, rise linearly
-    from 0 to 1 over the first ``ratio`` of the cycle, then hold 1."""
-    if total_steps <= 0 or cycles <= 0:
+    from 0 to 1 over the first ``ratio`` of the cycle, then hold 1. After ``total_steps`` the
+    schedule is over and holds 1, so a run longer than planned ends on the full objective
+    rather than restarting cycles with a small weight."""
+    if total_steps <= 0 or cycles <= 0 or step >= total_steps:
         return 1.0
     period = total_steps / cycles
     tau = (step % period) / period

@@ -308,11 +308,13 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
 
     # filters: MLP-style first layers on image data only
     w = _first_layer_weight(model)
-    if w is not None and getattr(w, "ndim", 2) == 2 and getattr(data, "kind", None) == "images":
+    reads_pixels = w is not None and getattr(w, "ndim", 2) == 2 and w.shape[1] >= int(np.prod(data.input_shape))
+    if reads_pixels and getattr(data, "kind", None) == "images":
         def filt_fig() -> Any:
             wa = w.detach().cpu().numpy() if hasattr(w, "detach") else np.asarray(w)
             shape = tuple(getattr(model, "input_shape", None) or data.input_shape)
-            return F.filters(wa, shape, n=64)
+            # conditional encoders append label columns after the pixels: show the pixel part
+            return F.filters(wa[:, : int(np.prod(shape))], shape, n=64)
 
         try:
             n_units = int(w.shape[0])

@@ -378,6 +378,8 @@ class Trainer:
         vals = (total[:-1] / total[-1]).tolist()
         row: dict[str, Any] = {"stage": stage.name, "epoch": self.pos.epoch + 1}
         row.update({k: v for k, v in zip(keys, vals)})
+        if multi_phase and f"{stage.phases[0].name}/loss" in row:
+            row["loss"] = row[f"{stage.phases[0].name}/loss"]  # the first phase is the model's main objective
         if xv is not None:
             row.update({f"val_{k}": v for k, v in self.evaluate_terms(xv, yv).items()})
         row["lr"] = self.optimizers[0].param_groups[0]["lr"]
