@@ -225,10 +225,12 @@ def test_report_sections_draw(sup_run, digits):
     assert all(isinstance(make(), Figure) for _, make in secs)
 
 
-def test_semi_supervised_with_20_labels_beats_chance(tmp_path, no_report):
-    out = aekit.train_run("cvae", "mnist-sample", out=tmp_path / "semi", limit=1000, labels=20, epochs=6, seed=0, **SMALL)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_semi_supervised_with_10_labels_beats_chance(tmp_path, no_report, seed):
+    """The issue's check: M2 with one label per class classifies better than chance (0.10)."""
+    out = aekit.train_run("cvae", "mnist-sample", out=tmp_path / "semi", limit=1000, labels=10, epochs=6, seed=seed, **SMALL)
     m = json.loads((out / "metrics.json").read_text())
-    assert m["test_accuracy"] > 0.25, m  # chance: 0.10 (measured 0.42-0.58 over seeds 0-2)
+    assert m["test_accuracy"] > 0.2, m  # measured 0.33 (seed 0) and 0.38 (seed 1)
     header = (out / "history.csv").read_text().splitlines()[0].split(",")
     assert "unlabelled" in header
 
