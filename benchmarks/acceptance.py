@@ -23,22 +23,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, save  # noqa: E402
+from common import machine, save, train_run  # noqa: E402
 
-RUNS = RESULTS / "runs"
-
-
-def _train(name: str, model: str, **opts) -> tuple[Path, float]:
-    import shutil
-
-    import aekit
-
-    out = RUNS / name
-    if out.exists():
-        shutil.rmtree(out)
-    t0 = time.perf_counter()
-    aekit.train_run(model, "mnist", out=out, val_fraction=0.0, batch_size=128, seed=0, **opts)
-    return out, time.perf_counter() - t0
 
 
 def _test_arrays():
@@ -52,7 +38,7 @@ def bench_pca() -> dict:
     import aekit
     from aekit.metrics import mse, pca_fit, pca_reconstruct, reconstruction_span_angle
 
-    out, secs = _train("linear-ae-16", "linear-ae", latent_dim=16, epochs=20)
+    out, secs = train_run("linear-ae-16", "linear-ae", latent_dim=16, epochs=20)
     x_train, x_test = _test_arrays()
     mu, comps = pca_fit(x_train, 16)
     model = aekit.load(out)
@@ -69,7 +55,7 @@ def bench_ae() -> dict:
     import aekit
     from aekit.metrics import mse, pca_fit, pca_reconstruct
 
-    out, secs = _train("ae-784-512-256-32", "ae", hidden=[512, 256], latent_dim=32, epochs=10)
+    out, secs = train_run("ae-784-512-256-32", "ae", hidden=[512, 256], latent_dim=32, epochs=10)
     x_train, x_test = _test_arrays()
     mu, comps = pca_fit(x_train, 32)
     rec = aekit.load(out).reconstruct(x_test)
@@ -83,7 +69,7 @@ def bench_ae() -> dict:
 def bench_dae() -> dict:
     import subprocess
 
-    out, secs = _train("denoising-ae-mask25", "denoising-ae", epochs=10)
+    out, secs = train_run("denoising-ae-mask25", "denoising-ae", epochs=10)
     res = subprocess.run([sys.executable, "-m", "aekit.cli", "evaluate", str(out), "--corrupt", "masking:0.25", "--json"],
                          capture_output=True, text=True, check=True)
     m = json.loads(res.stdout)
@@ -99,7 +85,7 @@ def bench_init() -> dict:
             opts = {"hidden": [512, 256], "latent_dim": 32, "epochs": 10, "init": init}
             if limit:
                 opts["limit"] = limit
-            run, _ = _train(f"init-{key}", "ae", **opts)
+            run, _ = train_run(f"init-{key}", "ae", **opts)
             out[f"test_bce_{key}"] = json.loads((run / "metrics.json").read_text())["test_bce"]
     out["reference"] = "issue: 63.0 torch vs 60.5 glorot (60k); 113 vs 90 (4k)"
     return out

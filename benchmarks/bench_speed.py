@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, mnist, run_child, save  # noqa: E402
+from common import epoch_summary, interleaved, machine, mnist, save  # noqa: E402
 
 VARIANTS = ["hand-adam", "hand-adam-fused", "aekit"]
 
@@ -104,22 +103,8 @@ def main() -> None:
     if a.child:
         child(a.child, a.epochs, a.seed)
         return
-    variants = a.variants.split(",")
-    runs: dict[str, list[dict]] = {v: [] for v in variants}
-    for r in range(a.repeats):
-        for v in variants:  # interleaved: drift of the machine hits every variant alike
-            res = run_child([__file__, "--child", v, "--epochs", str(a.epochs), "--seed", str(a.seed)])
-            runs[v].append(res)
-            print(f"repeat {r + 1}: {v:<16} median {statistics.median(res['epoch_times_s'][1:] or res['epoch_times_s']):.3f} s/epoch, "
-                  f"peak {res['peak_rss_mb']:.0f} MB", file=sys.stderr)
-    summary = {}
-    for v, rs in runs.items():
-        ts = [t for res in rs for t in (res["epoch_times_s"][1:] or res["epoch_times_s"])]
-        summary[v] = {"median_epoch_s": statistics.median(ts), "min_epoch_s": min(ts), "peak_rss_mb": max(res["peak_rss_mb"] for res in rs)}
-    ref = summary.get("hand-adam", {}).get("median_epoch_s")
-    for v in summary:
-        if ref:
-            summary[v]["ratio_to_hand_adam"] = summary[v]["median_epoch_s"] / ref
+    runs = interleaved(__file__, a.variants.split(","), a.epochs, a.repeats, a.seed)
+    summary = epoch_summary(runs)
     payload = {"benchmark": "speed", "machine": machine(), "epochs": a.epochs, "repeats": a.repeats,
                "date": time.strftime("%Y-%m-%d"), "summary": summary, "runs": runs}
     path = save("speed", payload)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, mnist, run_child, save  # noqa: E402
+from common import epoch_summary, interleaved, machine, mnist, save  # noqa: E402
 
 VARIANTS = ["hand-adam", "hand-adam-fused", "aekit"]
 
@@ -107,24 +107,11 @@ def main() -> None:
         print(json.dumps({"variant": a.child, "epoch_times_s": times, "test_neg_elbo": elbo,
                           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
         return
-    variants = a.variants.split(",")
-    runs: dict[str, list[dict]] = {v: [] for v in variants}
-    for r in range(a.repeats):
-        for v in variants:
-            res = run_child([__file__, "--child", v, "--epochs", str(a.epochs), "--seed", str(a.seed + r)])
-            runs[v].append(res)
-            print(f"repeat {r + 1}: {v:<16} median {statistics.median(res['epoch_times_s'][1:] or res['epoch_times_s']):.3f} s/epoch, "
-                  f"test -ELBO {res['test_neg_elbo']:.2f}", file=sys.stderr)
-    summary = {}
+    runs = interleaved(__file__, a.variants.split(","), a.epochs, a.repeats, a.seed, seed_step=1)
+    summary = epoch_summary(runs)
     for v, rs in runs.items():
-        ts = [t for res in rs for t in (res["epoch_times_s"][1:] or res["epoch_times_s"])]
         el = [res["test_neg_elbo"] for res in rs]
-        summary[v] = {"median_epoch_s": statistics.median(ts), "test_neg_elbo_mean": statistics.mean(el),
-                      "test_neg_elbo_all": el, "peak_rss_mb": max(res["peak_rss_mb"] for res in rs)}
-    ref = summary.get("hand-adam", {}).get("median_epoch_s")
-    for v in summary:
-        if ref:
-            summary[v]["ratio_to_hand_adam"] = summary[v]["median_epoch_s"] / ref
+        summary[v].update({"test_neg_elbo_mean": statistics.mean(el), "test_neg_elbo_all": el})
     path = save("vae", {"benchmark": "vae", "machine": machine(), "epochs": a.epochs, "repeats": a.repeats,
                         "date": time.strftime("%Y-%m-%d"), "summary": summary, "runs": runs})
     print("| variant | median s/epoch | ratio to hand-written (Adam) | test −ELBO (nats, mean of repeats) | peak RSS MB |")

@@ -12,27 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, save  # noqa: E402
+from common import RESULTS, machine, save, train_run  # noqa: E402
 
 RUNS = RESULTS / "runs"
-
-
-def _train(name: str, model: str, **opts) -> tuple[Path, float]:
-    import aekit
-
-    out = RUNS / name
-    if out.exists():
-        shutil.rmtree(out)
-    t0 = time.perf_counter()
-    aekit.train_run(model, "mnist", out=out, **opts)
-    return out, time.perf_counter() - t0
 
 
 def latents(a: argparse.Namespace) -> None:
@@ -41,8 +29,11 @@ def latents(a: argparse.Namespace) -> None:
     runs = {}
     for model in ("ae", "vae", "aae"):
         opts = {"latent_dim": 2, "hidden": [512, 256], "epochs": a.epochs, "seed": 0}
-        runs[model], secs = _train(f"latent2-{model}", model, **opts)
-        print(f"{model}: {secs:.0f} s", flush=True)
+        if model in a.only.split(",") or not (RUNS / f"latent2-{model}" / "model.safetensors").exists():
+            runs[model], secs = train_run(f"latent2-{model}", model, **opts)
+            print(f"{model}: {secs:.0f} s", flush=True)
+        else:
+            runs[model] = RUNS / f"latent2-{model}"  # reuse the run made with the same settings
     png = RESULTS / "latent_maps_ae_vae_aae.png"
     assert cli(["compare-latents", *map(str, runs.values()), "-n", "5000", "--out", str(png)]) == 0
     metrics = {m: json.loads((r / "metrics.json").read_text()) for m, r in runs.items()}
@@ -60,7 +51,7 @@ def nll(a: argparse.Namespace) -> None:
     opts = {"hidden": [200, 200], "latent_dim": 50, "activation": "tanh", "likelihood": "bernoulli",
             "dynamic_binarization": True, "epochs": a.epochs, "batch_size": a.batch_size, "lr": 1e-3,
             "schedule": "cosine", "val_fraction": 0.0, "seed": 0}
-    run, secs = _train("vae-200-200-50", "vae", **opts)
+    run, secs = train_run("vae-200-200-50", "vae", **opts)
     model = aekit.load(run)
     x_test = load_raw("mnist").x_test
     t0 = time.perf_counter()
@@ -83,9 +74,9 @@ def semi(a: argparse.Namespace) -> None:
             opts = {"labels": a.labels, "epochs": a.epochs, "seed": seed}
             if model == "m1m2":
                 if m1 is None:
-                    m1, _ = _train("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0)
+                    m1, _ = train_run("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0)
                 opts["m1_run"] = str(m1)
-            run, secs = _train(f"semi-{model}-{a.labels}-s{seed}", model, **opts)
+            run, secs = train_run(f"semi-{model}-{a.labels}-s{seed}", model, **opts)
             m = json.loads((run / "metrics.json").read_text())
             row = {"seed": seed, "test_error_pct": m["test_error_pct"], "train_seconds": secs}
             print(model, row, flush=True)
@@ -104,6 +95,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="what", required=True)
     p = sub.add_parser("latents")
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--only", default="ae,vae,aae", help="models to (re)train; the others' runs are reused when present")
     p = sub.add_parser("nll")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=100)

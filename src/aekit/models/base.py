@@ -236,14 +236,18 @@ class Autoencoder(nn.Module):
     def from_model_space(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.input_scale + self.input_shift
 
-    def _batched(self, fn: Callable[[torch.Tensor], torch.Tensor], t: torch.Tensor, batch_size: int) -> torch.Tensor:
+    def _evaluating(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` in eval mode under inference_mode, restoring the training flag afterwards."""
         was_training = self.training
         self.eval()
         try:
             with torch.inference_mode():
-                outs = [fn(t[i: i + batch_size].to(self.device)) for i in range(0, t.shape[0], batch_size)]
+                return fn()
         finally:
             self.train(was_training)
+
+    def _batched(self, fn: Callable[[torch.Tensor], torch.Tensor], t: torch.Tensor, batch_size: int) -> torch.Tensor:
+        outs = self._evaluating(lambda: [fn(t[i: i + batch_size].to(self.device)) for i in range(0, t.shape[0], batch_size)])
         return torch.cat(outs) if outs else t.new_zeros((0,))
 
     @staticmethod

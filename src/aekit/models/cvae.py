@@ -472,7 +472,7 @@ class CVAE(Autoencoder):
                         neg_l += float(self._neg_labelled(v[ok], yb[ok])[0].double().sum())
             return {"pred": torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long), "neg_l": neg_l, "neg_u": neg_u}
 
-        r = self._eval_run(run)
+        r = self._evaluating(run)
         n = max(1, x.shape[0])
         out: dict[str, Any] = {}
         if self.m1 is None:
@@ -484,15 +484,6 @@ class CVAE(Autoencoder):
             out["test_error_pct"] = 100.0 * (1.0 - acc)
             out["test_m2_neg_elbo" if self.m1 is not None else "test_neg_elbo"] = r["neg_l"] / int(ok.sum())
         return out
-
-    def _eval_run(self, fn: Any) -> Any:
-        was = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                return fn()
-        finally:
-            self.train(was)
 
     def report_sections(self, data: Any) -> list[tuple[str, Any]]:
         """Image data: conditional samples (one row per class) and analogies (each row a test

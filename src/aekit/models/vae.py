@@ -306,15 +306,6 @@ class VAE(Autoencoder):
         for i in starts:
             yield t[i: i + batch_size].to(self.device)
 
-    def _run_eval(self, fn):
-        was = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                return fn()
-        finally:
-            self.train(was)
-
     def log_likelihood(self, x: Any, k: int = 1000, batch_size: int = 100, seed: int | None = 0,
                        binarize: bool | None = None) -> Any:
         """Importance-sampled log p(x) per example (nats; Burda et al. 2016), x in model space.
@@ -333,7 +324,7 @@ class VAE(Autoencoder):
             outs = [self._log_px(b, None, k, gen) for b in self._eval_batches(t, batch_size, f"log p(x), k={k}")]
             return torch.cat(outs) if outs else torch.zeros(0)
 
-        return self._back(self._run_eval(run), t, was_tensor)
+        return self._back(self._evaluating(run), t, was_tensor)
 
     def _posterior_pass(self, t: torch.Tensor, batch_size: int, recon: bool, seed: int = 0) -> dict[str, Any]:
         """One pass over model-space ``t``: μ per example, summed KL per dim, and (``recon``) the
@@ -351,7 +342,7 @@ class VAE(Autoencoder):
                     nll_sum += float(self.likelihood.nll(self._decode(z), b).double().sum())
             return {"mu": torch.cat(mus), "kl_sum": kl_sum, "nll_sum": nll_sum}
 
-        return self._run_eval(run)
+        return self._evaluating(run)
 
     def kl_per_dim(self, x: Any, batch_size: int = 1024) -> np.ndarray:
         """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dimension over model-space ``x`` (nats), (D,)."""
