@@ -107,3 +107,24 @@ def test_labels_on_unlabelled_data_is_a_clear_cli_error(tmp_path, capsys):
     rc = main(["train", "--data", str(tmp_path / "x.npy"), "--labels", "10", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r")])
     assert rc == 2
     assert "no labels" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gen") / "vae"
+    return aekit.train_run("vae", "mnist-sample", out=out, hidden=[64], latent_dim=2, epochs=2, limit=1500, seed=0)
+
+
+def test_cli_vae_nll_sample_and_label_errors(vae_run, tmp_path, capsys):
+    import json
+
+    assert main(["evaluate", str(vae_run), "--nll", "--k", "5", "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    assert {"test_nll", "test_neg_elbo"} <= set(m) and m["nll_k"] == 5
+    assert m["test_nll"] <= m["test_neg_elbo"] + 1.0  # the IS bound is tighter than the ELBO (up to MC noise)
+    assert main(["sample", str(vae_run), "-n", "9", "--out", str(tmp_path / "v.npy")]) == 0
+    s = np.load(tmp_path / "v.npy")
+    assert s.shape == (9, 1, 28, 28) and s.min() >= 0 and s.max() <= 1
+    assert main(["sample", str(vae_run), "-n", "4", "--label", "3", "--out", str(tmp_path / "l.png")]) == 2
+    assert "cvae" in capsys.readouterr().err
+    assert main(["evaluate", str(vae_run), "--nll", "--k", "0"]) == 2
