@@ -32,6 +32,7 @@ def test_bernoulli_nll_matches_formula_and_is_stable():
     ref = -(x.numpy() * np.log(p) + (1 - x.numpy()) * np.log(1 - p)).reshape(5, -1).sum(1)
     got = Bernoulli().nll(logits, x).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-10)
+    assert Bernoulli().nll_mean(logits, x).item() == pytest.approx(ref.mean(), rel=1e-10)
     # extreme logits: the naive formula overflows, the stable one stays finite and exact
     big = torch.tensor([[800.0, -800.0]], dtype=torch.float64)
     out = Bernoulli().nll(big, torch.tensor([[0.0, 1.0]], dtype=torch.float64))

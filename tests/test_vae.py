@@ -295,13 +295,17 @@ def test_dynamic_binarization(digits):
     torch.manual_seed(0)
     m = build_model("vae", **TINY, dynamic_binarization=True)
     seen = []
-    nll = m.likelihood.nll
+    nll, nll_mean = m.likelihood.nll, m.likelihood.nll_mean
 
     def spy(params, x):
         seen.append(x.detach().clone())
         return nll(params, x)
 
-    m.likelihood.nll = spy
+    def spy_mean(params, x):
+        seen.append(x.detach().clone())
+        return nll_mean(params, x)
+
+    m.likelihood.nll, m.likelihood.nll_mean = spy, spy_mean
     x = torch.from_numpy(digits.x_train[:64])
     m.train()
     m.loss(x)

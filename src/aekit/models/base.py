@@ -186,7 +186,7 @@ class Autoencoder(nn.Module):
             x_in = x
         h = self._encode(x_in)
         params = self._decode(h)
-        terms: Terms = {"recon": self.likelihood.nll(params, target).mean()}
+        terms: Terms = {"recon": self.likelihood.nll_mean(params, target)}
         total = terms["recon"]
         if cfg.l1:
             terms["l1"] = l1_code(h)

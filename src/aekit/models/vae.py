@@ -200,7 +200,7 @@ class VAE(Autoencoder):
             z = z.reshape(-1, mu.shape[1])
             target = x.repeat(L, *[1] * (x.dim() - 1))
             y_rep = y.repeat(L) if y is not None else None
-        recon = self.likelihood.nll(self._decoder_params(z, y_rep), target).mean()  # mean over L and batch
+        recon = self.likelihood.nll_mean(self._decoder_params(z, y_rep), target)  # mean over L and batch
         kl_d = kl_standard_normal(mu, logvar).mean(0)  # (D,) batch-mean KL per dimension
         kl = kl_d.sum()
         kl_objective = kl

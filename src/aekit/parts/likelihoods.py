@@ -27,6 +27,10 @@ class Likelihood(nn.Module):
     def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def nll_mean(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``nll(params, x).mean()``: the training objective's batch mean (fused where possible)."""
+        return self.nll(params, x).mean()
+
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -38,6 +42,10 @@ class Bernoulli(Likelihood):
 
     def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return _flat(F.binary_cross_entropy_with_logits(params, x, reduction="none")).sum(1)
+
+    def nll_mean(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        # one reduction kernel, no (B, D) intermediate: the hot path of every Bernoulli model
+        return F.binary_cross_entropy_with_logits(params, x, reduction="sum") / x.shape[0]
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(params)
