@@ -73,6 +73,8 @@ def semi(a: argparse.Namespace) -> None:
         for seed in map(int, a.seeds.split(",")):
             opts = {"labels": a.labels, "epochs": a.epochs, "seed": seed}
             if model == "m1m2":
+                if m1 is None and (RUNS / "semi-m1-vae" / "model.safetensors").exists() and not a.retrain_m1:
+                    m1 = RUNS / "semi-m1-vae"  # reuse M1 (its config.yaml records how it was trained)
                 if m1 is None:
                     m1, _ = train_run("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0)
                 opts["m1_run"] = str(m1)
@@ -107,6 +109,7 @@ def main() -> None:
     p.add_argument("--labels", type=int, default=100)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--m1-epochs", type=int, default=30)
+    p.add_argument("--retrain-m1", action="store_true", help="train M1 again even if results/runs/semi-m1-vae exists")
     a = ap.parse_args()
     import logging
 
