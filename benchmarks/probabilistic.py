@@ -86,7 +86,7 @@ def semi(a: argparse.Namespace) -> None:
     summary = {m: {"mean_error_pct": statistics.mean(r["test_error_pct"] for r in rows),
                    "sd_error_pct": statistics.stdev([r["test_error_pct"] for r in rows]) if len(rows) > 1 else 0.0,
                    "runs": rows} for m, rows in results.items()}
-    save(f"semi_supervised_{a.labels}_{a.models.replace(',', '-')}", {"benchmark": "semi-supervised MNIST", "machine": machine(),
+    save(f"semi_supervised_{a.labels}_{a.models.replace(',', '-')}_{a.epochs}ep", {"benchmark": "semi-supervised MNIST", "machine": machine(),
                                          "date": time.strftime("%Y-%m-%d"), "labels": a.labels, "epochs": a.epochs,
                                          "m1_epochs": a.m1_epochs, "summary": summary,
                                          "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015)"})
