@@ -9,7 +9,6 @@ processes, interleaved over repeats. Reported: median epoch time (epochs after t
 """
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import statistics
@@ -18,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import epoch_summary, interleaved, machine, mnist, save  # noqa: E402
+from common import bench_args, epoch_summary, interleaved, machine, mnist, save  # noqa: E402
 
 VARIANTS = ["hand-adam", "hand-adam-fused", "aekit"]
 
@@ -95,13 +94,7 @@ def with_aekit(epochs: int, seed: int) -> tuple[list[float], float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
+    a = bench_args(__doc__, VARIANTS)
     if a.child:
         times, elbo = with_aekit(a.epochs, a.seed) if a.child == "aekit" else hand(a.epochs, a.child.endswith("fused"), a.seed)
         print(json.dumps({"variant": a.child, "epoch_times_s": times, "test_neg_elbo": elbo,

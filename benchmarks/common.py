@@ -102,3 +102,16 @@ def epoch_summary(runs: dict[str, list[dict]]) -> dict[str, dict]:
         if ref:
             summary[v]["ratio_to_hand_adam"] = summary[v]["median_epoch_s"] / ref
     return summary
+
+
+def bench_args(doc: str, variants: list[str]):
+    """The command line shared by the interleaved speed benchmarks."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--variants", default=",".join(variants))
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args()
