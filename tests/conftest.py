@@ -22,5 +22,5 @@ os.environ.setdefault("AEKIT_DATA_DIR", str(SHARED_DATA))
 def shared_data() -> Path:
     """The folder of real data sets (``$AEKIT_DATA_DIR`` or ``<repo>/../shared/data``)."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder {SHARED_DATA} not found (set AEKIT_DATA_DIR)")
+        pytest.skip(reason=f"shared data folder {SHARED_DATA} not found (set AEKIT_DATA_DIR)")
     return SHARED_DATA

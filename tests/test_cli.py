@@ -177,10 +177,6 @@ def test_train_prints_the_run_folder_and_metrics(tmp_path: Path, capsys: pytest.
 
 def test_train_writes_the_html_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        import aekit.plots.report  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"aekit.plots.report is not importable yet ({e})")
     import aekit.run
 
     monkeypatch.setattr(aekit.run, "_report", REAL_REPORT)
@@ -268,10 +264,6 @@ def test_reconstruct_npy_and_png(trained: Path, tmp_path: Path, capsys: pytest.C
     rec = np.load(tmp_path / "r.npy")
     assert rec.shape == (359, 1, 8, 8)
     assert np.isfinite(rec).all() and rec.min() >= 0 and rec.max() <= 1
-    try:
-        import aekit.plots.figures  # noqa: F401
-    except ImportError as e:
-        pytest.skip(f"aekit.plots.figures is not importable yet ({e}); the PNG grid is untested")
     rc, out, err = cli(capsys, "reconstruct", trained, "--out", tmp_path / "r2.npy", "--png", tmp_path / "g.png")
     assert rc == 0, err
     png = (tmp_path / "g.png").read_bytes()

@@ -33,7 +33,7 @@ def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     root = Path(os.environ["AEKIT_DATA_DIR"]) / "mnist"
     if not (root / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"real MNIST not found under {root}")
+        pytest.skip(reason=f"real MNIST not found under {root}")
     x = read_idx(root / "t10k-images-idx3-ubyte.gz")[: 2 * N]
     y = read_idx(root / "t10k-labels-idx1-ubyte.gz")[: 2 * N]
     return x[:N], y[:N], x[N:], y[N:]
@@ -109,7 +109,7 @@ def test_read_npz_array_kmnist_style(tmp_path, mnist):
 def test_read_npz_array_real_kmnist(shared_data):
     p = shared_data / "kmnist" / "kmnist-test-labels.npz"
     if not p.exists():
-        pytest.skip("kmnist test labels not in the shared data")
+        pytest.skip(reason="kmnist test labels not in the shared data")
     y = read_npz_array(p)
     assert y.shape == (10000,) and y.max() == 9
 
@@ -274,7 +274,7 @@ def test_idx_single_file_finds_its_labels(tmp_path, mnist):
 def test_idx_folder_real_mnist(shared_data):
     folder = shared_data / "mnist"
     if not folder.exists():
-        pytest.skip("no shared mnist")
+        pytest.skip(reason="no shared mnist")
     raw = load_path(folder)
     assert raw.x_train.shape == (60000, 1, 28, 28) and raw.x_test.shape == (10000, 1, 28, 28)
     assert raw.y_train.shape == (60000,) and raw.y_test.shape == (10000,)

@@ -18,7 +18,7 @@ DEAD = "http://127.0.0.1:1/"
 def _need(shared_data, name: str) -> None:
     ds = DATASETS[name]
     if not ds.available(shared_data):
-        pytest.skip(f"{name} files not under {shared_data / name}")
+        pytest.skip(reason=f"{name} files not under {shared_data / name}")
 
 
 def test_data_dir_follows_env(shared_data):
@@ -111,7 +111,7 @@ def test_kmnist_missing_train_files_says_where_to_place(shared_data, tmp_path, m
     src = shared_data / "kmnist"
     have = [f for f in data.KMNIST_FILES if (src / f.filename).exists() and "test" in f.filename]
     if not have:
-        pytest.skip("no kmnist test files in the shared data")
+        pytest.skip(reason="no kmnist test files in the shared data")
     (tmp_path / "kmnist").mkdir()
     for f in have:
         os.symlink(src / f.filename, tmp_path / "kmnist" / f.filename)

@@ -33,7 +33,7 @@ def _mnist_from_idx() -> Prepared:
     root = Path("/work/shared/data/mnist")
     images, labels = root / "t10k-images-idx3-ubyte.gz", root / "t10k-labels-idx1-ubyte.gz"
     if not images.exists():
-        pytest.skip("neither the embedded MNIST sample nor the shared MNIST files are available")
+        pytest.skip(reason="neither the embedded MNIST sample nor the shared MNIST files are available")
     x = (read_idx(images)[:1000].astype(np.float32) / 255.0)[:, None]
     y = read_idx(labels)[:1000].astype(np.int64) if labels.exists() else None
     return Prepared(x[:500], None if y is None else y[:500], None, None, x[500:], None if y is None else y[500:],
