@@ -90,7 +90,7 @@ def with_aekit(epochs: int, seed: int) -> tuple[list[float], float]:
     hist = Trainer(model, TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=seed, quiet=True), progress=False).fit(x_train)
     model.eval()
     xt = torch.from_numpy(x_test).reshape(len(x_test), -1)
-    return [r["epoch_time_s"] for r in hist], neg_elbo(lambda b: model.posterior(b), lambda z: model._decode(z), xt)
+    return [r["epoch_time_s"] for r in hist], neg_elbo(lambda b: model.posterior(b), lambda z: model.decoder_params(z), xt)
 
 
 def main() -> None:

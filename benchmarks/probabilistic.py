@@ -47,6 +47,7 @@ def nll(a: argparse.Namespace) -> None:
 
     import aekit
     from aekit.data import load_raw
+    from aekit.evaluate import nll_figures
 
     opts = {"hidden": [200, 200], "latent_dim": 50, "activation": "tanh", "likelihood": "bernoulli",
             "dynamic_binarization": True, "epochs": a.epochs, "batch_size": a.batch_size, "lr": 1e-3,
@@ -55,12 +56,12 @@ def nll(a: argparse.Namespace) -> None:
     model = aekit.load(run)
     x_test = load_raw("mnist").x_test
     t0 = time.perf_counter()
-    res = model.evaluate_nll(torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
+    res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
     eval_secs = time.perf_counter() - t0
     metrics = json.loads((run / "metrics.json").read_text())
     out = {"benchmark": "vae nll", "machine": machine(), "date": time.strftime("%Y-%m-%d"), "config": opts,
-           "test_nll": res["test_nll"], "test_neg_elbo": res["test_neg_elbo"], "k": a.k,
-           "active_units": metrics.get("active_units"), "train_seconds": secs, "eval_seconds": eval_secs,
+           "test_nll": res["nll"], "test_neg_elbo": res["neg_elbo"], "k": a.k,
+           "active_units": metrics.get("test_active_units"), "train_seconds": secs, "eval_seconds": eval_secs,
            "reference": "Burda et al. 2016: VAE 86.76 nats after 3,280 epochs (k=5000)"}
     print(json.dumps(out, indent=1))
     save(f"vae_nll_{a.epochs}ep", out)

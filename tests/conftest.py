@@ -24,3 +24,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(reason=f"shared data folder {SHARED_DATA} not found (set AEKIT_DATA_DIR)")
     return SHARED_DATA
+
+
+def small_m1(tmp_path: Path) -> Path:
+    """A small VAE briefly trained on the embedded digits: the M1 an M1+M2 run builds on."""
+    import aekit
+
+    return aekit.train_run("vae", "mnist-sample", out=Path(tmp_path) / "m1", hidden=[64], latent_dim=8, epochs=2,
+                           batch_size=32, lr=3e-3, limit=1200, seed=0, quiet=True)

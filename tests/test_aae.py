@@ -9,12 +9,14 @@ import pytest
 import torch
 
 import aekit
-from aekit.config import DataConfig, build_config
+from aekit.config import DataConfig
 from aekit.data import prepare
 from aekit.errors import AekitError
 from aekit.models import build_model
 from aekit.parts.priors import MixtureOfGaussians, Normal, SwissRoll, check_dim, make_prior
-from aekit.run import build_for_data, evaluate_model, history_csv, save_weights, scaled_arrays
+from aekit.evaluate import evaluate_model
+from aekit.run import build_for_data, history_csv, save_weights, scaled_arrays
+from aekit.runconfig import build_config
 from aekit.train import Trainer
 
 
@@ -107,7 +109,9 @@ def test_swiss_roll_segments_and_its_2d_only_error():
 
 
 def test_make_prior_names_and_dimension_checks():
-    assert isinstance(make_prior("normal", 4, std=2.0, k=3, radius=1.0), Normal)  # unused options ignored
+    assert isinstance(make_prior("normal", 4, std=2.0), Normal)
+    with pytest.raises(AekitError, match="normal prior has no k or radius"):  # an option it cannot use is an error
+        make_prior("normal", 4, std=2.0, k=3, radius=1.0)
     assert make_prior("mixture", 2, k=4).n_components == 4
     assert "swiss roll" in make_prior("swiss-roll", 2).describe()
     with pytest.raises(AekitError, match="did you mean 'mixture'"):
@@ -119,10 +123,11 @@ def test_make_prior_names_and_dimension_checks():
 
 
 def test_config_errors_name_the_fix():
-    with pytest.raises(AekitError, match="aae-supervised"):
-        build_model("aae", input_shape=[20], likelihood="gaussian", supervised=True)
-    with pytest.raises(AekitError, match="aae-conditional"):
-        build_model("aae", input_shape=[20], likelihood="gaussian", conditional_prior=True)
+    # the plain aae has no label options: naming one says which presets have it
+    with pytest.raises(AekitError, match="aae-conditional, aae-supervised, aae-semi"):
+        build_model("aae", input_shape=[20], likelihood="gaussian", n_classes=3)
+    with pytest.raises(AekitError, match=r"model\.l1 is not an option of aae: it belongs to ae"):
+        build_model("aae", input_shape=[20], likelihood="gaussian", l1=0.1)
     with pytest.raises(AekitError, match="prior=mixture"):
         build_model("aae-conditional", input_shape=[20], likelihood="gaussian", n_classes=3, prior="normal")
     with pytest.raises(AekitError, match="n_classes"):
@@ -191,8 +196,8 @@ def test_adversarial_training_pushes_codes_towards_the_prior(digits):
     prior = torch.randn(1000, 2, generator=gen(1))
     common = dict(hidden=[128], latent_dim=2, epochs=6)
     # adversarial phases at the reconstruction's rate: this short run tests the mechanism, not the defaults
-    z_aae = fit("aae", digits, disc_lr=1e-3, gen_lr=1e-3, **common)._encode(x).detach()
-    z_ae = fit("ae", digits, **common)._encode(x).detach()
+    z_aae = fit("aae", digits, disc_lr=1e-3, gen_lr=1e-3, **common).code(x).detach()
+    z_ae = fit("ae", digits, **common).code(x).detach()
     # a plain AE's codes sit wherever they fall (typically 5-20 units out); the AAE's match N(0, I)
     # (over seeds 0-6: MMD 0.01-0.18 against the AE's 0.34, all codes inside the 99% disc)
     assert _mmd(z_aae, prior) < 0.6 * _mmd(z_ae, prior)
@@ -236,10 +241,10 @@ def test_supervised_aae_samples_a_chosen_class(digits):
 
 def test_two_d_model_report_sections(digits):
     m = fit("aae", digits, hidden=[64], epochs=1, prior="mixture")
-    heads = [h for h, _ in m.report_sections(digits)]
+    heads = [item.heading for item in m.report_sections(digits)]
     assert heads == ["Samples from the prior", "Codes over prior samples", "Decoded lattice over the prior"]
     extra = m.extra_metrics(torch.from_numpy(digits.x_test[:200]), None)
-    assert 0 <= extra["test_disc_accuracy"] <= 1 and math.isfinite(extra["test_code_log_prior"])
+    assert 0 <= extra["disc_accuracy"] <= 1 and math.isfinite(extra["code_log_prior"])
 
 
 @pytest.fixture(scope="module")

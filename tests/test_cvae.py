@@ -18,8 +18,10 @@ import aekit.run
 from aekit.config import DataConfig
 from aekit.data import prepare
 from aekit.errors import AekitError
+from aekit.evaluate import nll_figures
 from aekit.models import build_model
 from aekit.models import cvae as cvae_mod
+from conftest import small_m1
 from aekit.parts.gaussian import log_standard_normal
 
 SMALL = {"hidden": [64], "latent_dim": 8, "classifier_hidden": [64], "batch_size": 64, "lr": 3e-3, "quiet": True}
@@ -101,7 +103,7 @@ def test_importance_sampled_likelihood_matches_numerical_integration():
             want.append(torch.logsumexp(torch.stack(terms), 0))
     got = m.log_likelihood(x, k=5000)  # Monte Carlo error ~0.01-0.03 nats; a wrong term costs ≥ 0.5
     torch.testing.assert_close(got, torch.stack(want), atol=0.06, rtol=0)
-    assert m.evaluate_nll(x, k=5000)["test_nll"] == pytest.approx(-float(torch.stack(want).mean()), abs=0.06)
+    assert nll_figures(m, x, k=5000)["nll"] == pytest.approx(-float(torch.stack(want).mean()), abs=0.06)
 
 
 def test_one_hot_q_reduces_the_unlabelled_bound_to_the_labelled_one(deterministic_z):
@@ -144,7 +146,7 @@ def test_semi_supervised_step_draws_from_the_labelled_set():
     m.zero_grad()
     m.loss(x, None, corrupt=False)["unlabelled"].backward()
     assert m.classifier.layers[0].weight.grad.abs().sum() > 0
-    with pytest.raises(AekitError, match="outside the model's classes"):
+    with pytest.raises(AekitError, match=r"not one of the model's classes 0\.\.3"):
         m.set_labelled(torch.rand(2, 12), torch.tensor([0, 4]))
 
 
@@ -189,7 +191,7 @@ def test_conditional_sampling_and_label_errors(sup_run):
     np.testing.assert_array_equal(m.sample(5, label=[7, 1, 7, 1, 7], seed=3)[::2], sevens[::2])  # one label per sample
     assert m.sample(0).shape == (0, 1, 28, 28)
     for bad in (10, -1):
-        with pytest.raises(AekitError, match=r"trained classes 0\.\.9"):
+        with pytest.raises(AekitError, match=r"model's classes 0\.\.9"):
             m.sample(3, label=bad)
     with pytest.raises(AekitError, match="3 labels given for 2"):
         m.sample(2, label=[0, 1, 2])
@@ -220,9 +222,12 @@ def test_report_sections_draw(sup_run, digits):
     from matplotlib.figure import Figure
 
     m = aekit.load(sup_run)
+    from aekit.plots.figures import report_item
+
     secs = m.report_sections(digits)
-    assert [h.split(" ")[0] for h, _ in secs] == ["Conditional", "Analogies"]
-    assert all(isinstance(make(), Figure) for _, make in secs)
+    assert [s.heading.split(" ")[0] for s in secs] == ["Conditional", "Analogies"]
+    assert secs[0].data.shape == (100, 1, 28, 28) and secs[1].data.shape == (8 * 11, 1, 28, 28)
+    assert all(isinstance(report_item(s), Figure) for s in secs)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -261,14 +266,14 @@ def test_bad_settings_raise():
         build_model("cvae", input_shape=[12], likelihood="bernoulli")
     with pytest.raises(AekitError, match="alpha"):
         _toy(alpha=-1.0)
-    with pytest.raises(AekitError, match="contractive"):
+    with pytest.raises(AekitError, match=r"model\.contractive is not an option of cvae"):
         _toy(contractive=0.1)
 
 
 # ---- M1+M2 ---------------------------------------------------------------------------------------
 
 def test_m1m2_end_to_end_and_self_contained(tmp_path, digits, no_report):
-    m1_run = cvae_mod.M1M2.conformance_overrides(tmp_path)["m1_run"]  # a small VAE, 2 epochs
+    m1_run = small_m1(tmp_path)  # a small VAE, 2 epochs
     m1_state = load_file(f"{m1_run}/model.safetensors")
     out = aekit.train_run("m1m2", "mnist-sample", out=tmp_path / "m1m2", m1_run=m1_run, limit=1200, labels=50,
                           epochs=3, **SMALL)

@@ -13,7 +13,8 @@ from aekit.cli import main
 from aekit.config import DataConfig
 from aekit.data import hide_labels, prepare
 from aekit.errors import AekitError
-from aekit.tasks import GMMSampler, interpolate, latent_lattice, slerp
+from aekit.parts.priors import MixtureOfGaussians, Normal
+from aekit.tasks import GMMSampler, interpolate, slerp
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +32,16 @@ def test_slerp_keeps_the_norm_between_equal_norm_ends_and_hits_them():
 
 
 def test_lattice_is_placed_by_the_inverse_normal_cdf():
-    z = latent_lattice(5)
+    z = Normal(2).lattice(5)
     assert z.shape == (25, 2)
-    assert z[:, 0].min() == pytest.approx(-1.6449, abs=1e-3)  # Φ⁻¹(0.05)
-    assert z[0, 1] == pytest.approx(1.6449, abs=1e-3)  # first row at the top
+    assert float(z[:, 0].min()) == pytest.approx(-1.6449, abs=1e-3)  # Φ⁻¹(0.05)
+    assert float(z[0, 1]) == pytest.approx(1.6449, abs=1e-3)  # first row at the top
+    assert float(z[0, 0]) < float(z[1, 0]) and float(z[5, 1]) < float(z[0, 1])  # z1 rises along a row, z2 falls down
+    np.testing.assert_allclose(Normal(2, std=2.0).lattice(5), 2 * z, rtol=1e-6)
     with pytest.raises(AekitError, match="2-D"):
-        latent_lattice(5, dim=3)
+        Normal(3).lattice(5)
+    m = MixtureOfGaussians(2, k=4).lattice(3)  # other priors: the central 98% of their mass
+    assert m.shape == (9, 2) and float(m[:, 0].max()) > 3.0
 
 
 def test_interpolation_path_starts_and_ends_at_the_reconstructions(ae_run):
@@ -122,6 +127,7 @@ def test_cli_vae_nll_sample_and_label_errors(vae_run, tmp_path, capsys):
     m = json.loads(capsys.readouterr().out)
     assert {"test_nll", "test_neg_elbo"} <= set(m) and m["nll_k"] == 5
     assert m["test_nll"] <= m["test_neg_elbo"] + 1.0  # the IS bound is tighter than the ELBO (up to MC noise)
+    assert "not comparable" in m["test_nll_note"]  # a Bernoulli "NLL" of grey levels says so
     assert main(["sample", str(vae_run), "-n", "9", "--out", str(tmp_path / "v.npy")]) == 0
     s = np.load(tmp_path / "v.npy")
     assert s.shape == (9, 1, 28, 28) and s.min() >= 0 and s.max() <= 1

@@ -83,7 +83,7 @@ def test_image_report_is_one_self_contained_document(tmp_path, mnist):
     assert "figure unavailable" not in text
     # the config as YAML, the model and data in the header, the metrics formatted
     assert "latent_dim: 2" in text and "<pre>" in text
-    assert "ae (Autoencoder)" in text and "mnist" in text
+    assert "ae (AE)" in text and "mnist" in text
     assert "118.12" in text and "51,234" in text
     assert "PCA" not in _words(text)  # 2-D codes are shown as they are
     # only the final file is left behind (atomic write)

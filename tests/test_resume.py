@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 import aekit
 import aekit.run
 from aekit.cli import main
-from aekit.config import build_config
+from aekit.runconfig import build_config
 from aekit.models.base import Autoencoder
 from aekit.train import TrainingInterrupted, load_state, save_state
 
@@ -177,8 +177,8 @@ def test_ctrl_c_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 # ---- atomic checkpoint writes ------------------------------------------------------------------
 
 def failing_save_file(monkeypatch: pytest.MonkeyPatch, fail_on: int = 1) -> dict[str, int]:
-    """safetensors' save_file inside aekit.train.checkpoint: the fail_on-th call writes half a file, then fails."""
-    import aekit.train.checkpoint as ckpt
+    """safetensors' save_file inside aekit.io (state files): the fail_on-th call writes half a file, then fails."""
+    import aekit.io as ckpt
 
     real = ckpt.save_file
     calls = {"n": 0}

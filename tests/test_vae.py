@@ -17,6 +17,7 @@ import aekit.run
 from aekit.config import DataConfig
 from aekit.data import prepare
 from aekit.errors import AekitError
+from aekit.evaluate import nll_figures
 from aekit.models import build_model
 from aekit.parts.gaussian import kl_standard_normal, log_normal_diag, log_standard_normal, reparameterize
 from aekit.parts.schedules import kl_weight
@@ -174,10 +175,10 @@ def test_several_latent_samples_and_gaussian_likelihoods():
     ({"latent_samples": 0}, "latent_samples"),
     ({"kl_schedule": "cosine"}, "linear"),  # the hint lists the valid names
     ({"logvar_min": 4.0, "logvar_max": -4.0}, "logvar_min"),
-    ({"code_activation": "sigmoid"}, "linear"),
+    ({"code_activation": "sigmoid"}, "not an option of vae"),  # the VAE's heads are linear: it has no such key
     ({"dynamic_binarization": True, "input_range": [-1.0, 1.0]}, "minmax"),
     ({"kl_ratio": 0.0}, "kl_ratio"),
-    ({"l1": 0.1}, "l1"),
+    ({"l1": 0.1}, r"model\.l1 is not an option of vae: it belongs to ae"),
 ])
 def test_bad_settings_are_named(override, word):
     with pytest.raises(AekitError, match=word):
@@ -194,7 +195,7 @@ def test_iwae_with_one_sample_is_exactly_the_one_sample_elbo(trained, digits):
     with torch.no_grad():
         mu, logvar = m.posterior(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn((1, *mu.shape), generator=g)[0]
-        recon = m.likelihood.nll(m._decode(z), x)
+        recon = m.likelihood.nll(m.decoder_params(z), x)
         kl_mc = log_normal_diag(z, mu, logvar) - log_standard_normal(z)
     torch.testing.assert_close(ll, -(recon + kl_mc), rtol=0, atol=2e-3)
 
@@ -206,7 +207,7 @@ def test_iwae_with_one_sample_is_the_analytic_elbo_in_expectation(trained, digit
     torch.manual_seed(2)
     with torch.no_grad():  # −ELBO with the KL in closed form, independent draws for the reconstruction
         mu, logvar = m.posterior(x)
-        b = -(m.likelihood.nll(m._decode(reparameterize(mu, logvar)), x) + kl_standard_normal(mu, logvar).sum(1)).double()
+        b = -(m.likelihood.nll(m.decoder_params(reparameterize(mu, logvar)), x) + kl_standard_normal(mu, logvar).sum(1)).double()
     se = math.sqrt(float(a.var() + b.var()) / len(a))
     assert abs(float(a.mean() - b.mean())) < 4 * se
 
@@ -217,9 +218,9 @@ def test_importance_sampling_tightens_with_k(trained, digits):
     l1, l10, l100 = (float(m.log_likelihood(x, k=k, seed=k).mean()) for k in (1, 10, 100))
     slack = 0.5  # Monte-Carlo noise of a mean over 200 digits; the true gaps are nats
     assert l1 <= l10 + slack and l10 <= l100 + slack and l1 < l100
-    r = m.evaluate_nll(x, k=100)
-    assert r["test_nll"] == pytest.approx(-l100, abs=slack)
-    assert r["test_nll"] <= r["test_neg_elbo"] + slack
+    r = nll_figures(m, x, k=100)
+    assert r["nll"] == pytest.approx(-l100, abs=slack)
+    assert r["nll"] <= r["neg_elbo"] + slack
 
 
 # ---- the trained model -------------------------------------------------------------------------
@@ -229,15 +230,16 @@ def test_end_to_end_run_load_and_nll(trained, digits):
     assert {"recon", "kl", "beta", "loss", "val_kl"} <= set(header)
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["warnings"] == []
-    assert len(metrics["kl_per_dim"]) == 16 and metrics["test_kl"] == pytest.approx(sum(metrics["kl_per_dim"]))
-    assert 1 <= metrics["active_units"] <= 16
+    assert len(metrics["test_kl_per_dim"]) == 16 and metrics["test_kl"] == pytest.approx(sum(metrics["test_kl_per_dim"]))
+    assert 1 <= metrics["test_active_units"] <= 16
     model = aekit.load(trained)
     assert int(model.train_steps) == 3 * math.ceil(1800 / 64)
     x = digits.x_test[:500]
-    r = model.evaluate_nll(x, k=10)
-    assert r["nll_k"] == 10 and r == model.evaluate_nll(x, k=10)  # seeded: reproducible
-    assert r["test_nll"] <= r["test_neg_elbo"] + 0.5
-    assert 80 < r["test_nll"] < 300
+    r = nll_figures(model, x, k=10)
+    assert r["nll_k"] == 10 and r == nll_figures(model, x, k=10)  # seeded: reproducible
+    assert r["nll"] <= r["neg_elbo"] + 0.5
+    assert 80 < r["nll"] < 300
+    assert "not comparable" in r["nll_note"]  # grey-level digits without dynamic binarization
 
 
 def test_sampling_encoding_and_active_units(trained, digits):
@@ -264,9 +266,12 @@ def test_sampling_encoding_and_active_units(trained, digits):
 def test_report_sections_and_the_manifold(trained, digits):
     from matplotlib.figure import Figure
 
+    from aekit.plots.figures import report_item
+
     sections = aekit.load(trained).report_sections(digits)
-    assert [h for h, _ in sections] == ["Samples from the prior", "KL per latent dimension"]
-    assert all(isinstance(f, Figure) for _, f in sections)
+    assert [s.heading for s in sections] == ["Samples from the prior"]  # KL per dimension: a metric, drawn as bars
+    assert sections[0].data.shape == (64, 1, 28, 28)
+    assert all(isinstance(report_item(s), Figure) for s in sections)
     torch.manual_seed(0)
     flat = build_model("vae", **{**TINY, "latent_dim": 2})
     grid = flat.manifold(5)
@@ -275,7 +280,7 @@ def test_report_sections_and_the_manifold(trained, digits):
 
     lo, hi = norm.ppf(0.05), norm.ppf(0.95)  # top-left: z1 lowest, z2 highest; bottom-right the reverse
     np.testing.assert_allclose(grid[[0, 24]], flat.decode(np.array([[lo, hi], [hi, lo]], dtype=np.float32)), atol=1e-6)
-    assert "Latent manifold" in [h for h, _ in flat.report_sections(digits)]
+    assert "Latent manifold" in [s.heading for s in flat.report_sections(digits)]
     with pytest.raises(AekitError, match="2-D"):
         build_model("vae", **TINY).manifold()
 
@@ -321,5 +326,5 @@ def test_dynamic_binarization(digits):
     torch.testing.assert_close(m.binarize(x[:10], random=False), c[:10])  # example i: row i of the fixed table
     assert int(m.train_steps) == 2
     m.likelihood.nll = nll
-    assert m.evaluate_nll(x, k=4) == m.evaluate_nll(x, k=4)
+    assert nll_figures(m, x, k=4) == nll_figures(m, x, k=4)
     assert m.extra_metrics(x, None) == m.extra_metrics(x, None)

@@ -1,13 +1,21 @@
-"""Run configuration: three sections (data, model, train), each a dataclass.
+"""Options: the data and train sections of a run, and the machinery every config section shares.
 
-Every CLI flag is a key here, every key can be given in YAML or with ``--set section.key=value``,
-and an unknown key is an error naming the closest valid one. The model section is the model's
-own config class (see :mod:`aekit.models.registry`), so a new model family brings its options
-with it and nothing here changes.
+Each section is a dataclass whose fields are declared with :func:`opt`, which records a one-line
+help next to the default: ``aekit models NAME`` and ``aekit train --help`` are generated from these
+declarations, so the documentation cannot drift from the code. The model section is the model's
+own config class (:mod:`aekit.models`), so a family brings its options with it and holds only the
+options it uses: a key another family uses is an unknown key here, answered with the closest valid
+one.
+
+A key that exists but does nothing under the other settings (``train.momentum`` with Adam,
+``model.sparsity_target`` without a sparsity weight) is also an error, when it differs from its
+default: every section lists those keys in ``unused()``, and :func:`check_unused` names them.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -18,52 +26,187 @@ import yaml
 from .errors import AekitError, closest
 
 
-@dataclass
-class DataConfig:
-    name: str = "mnist-sample"      # named data set or a path (.npy/.npz/.csv/image folder/IDX folder)
-    data_dir: str | None = None     # where named data sets live; else $AEKIT_DATA_DIR, else the cache
-    label_column: str | None = None  # CSV: column holding labels (name or 0-based index)
-    scale: str = "none"             # none | minmax | standard (fitted on the training split)
-    val_fraction: float = 0.1       # carved from the training split with the run's seed
-    test_fraction: float = 0.2      # only for data without its own test split
-    image_size: list[int] | None = None  # resize image folders to [H, W]; default: first image's size
-    limit: int | None = None        # use only the first N training examples (quick experiments)
-    labels: int | None = None       # semi-supervised: keep N labels (balanced per class, seeded), hide the rest
+def opt(default: Any, help: str) -> Any:
+    """A config field: its default and the one line of help that documents it."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: copy.deepcopy(d), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None
+
+
+def describe(obj_or_cls: Any) -> list[tuple[str, str, Any, str]]:
+    """(key, type, default, help) for every field; defaults are the object's values when given one."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in fields(cls):
+        value = field_default(f) if isinstance(obj_or_cls, type) else getattr(obj_or_cls, f.name)
+        out.append((f.name, _type_name(hints[f.name]), value, f.metadata.get("help", "")))
+    return out
+
+
+def _type_name(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin in (list, tuple):
+        return f"list[{_type_name(args[0])}]" if args else "list"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+class Options:
+    """Mixin of every config section: which keys the other settings leave without effect."""
+
+    def unused(self) -> dict[str, str]:
+        """{key: why it has no effect} under the current values of the other keys."""
+        return {}
+
+
+def check_unused(obj: Options, defaults: Options, section: str, given: set[str] | None = None) -> None:
+    """An option (among ``given``, when given) that has no effect and differs from its default is an
+    error naming it."""
+    bad = {k: why for k, why in obj.unused().items()
+           if getattr(obj, k) != getattr(defaults, k) and (given is None or k in given)}
+    if bad:
+        key, why = next(iter(bad.items()))
+        raise AekitError(
+            f"{section}.{key}={getattr(obj, key)!r} has no effect: {why}",
+            f"drop {section}.{key}" + (f" (and {', '.join(f'{section}.{k}' for k in list(bad)[1:])})" if len(bad) > 1 else ""),
+        )
+
+
+# ---- the data and train sections ---------------------------------------------------------------
+
+DATA_KINDS = ("auto", "vectors", "images", "sequences")
 
 
 @dataclass
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"         # adam | adamw | sgd
-    momentum: float = 0.9           # sgd only
-    schedule: str = "none"          # none | cosine | step | plateau
-    step_size: int = 10             # step schedule: epochs between lr decays
-    gamma: float = 0.5              # step / plateau schedule: decay factor
-    clip_grad: float | None = None  # max global grad norm
-    early_stopping: int | None = None  # patience in epochs on validation loss
-    seed: int = 0
-    device: str = "auto"            # auto | cpu | cuda | cuda:N
-    in_memory: bool | None = None   # None: auto (fits in memory); False: DataLoader path
-    num_workers: int = 0            # DataLoader path only
-    compile: bool = False           # torch.compile the model (GPU mostly)
-    checkpoint_every: int = 1       # epochs between checkpoints
-    quiet: bool = False
+class DataConfig(Options):
+    name: str = opt("mnist-sample", "named data set (see `aekit datasets`) or a path: .npy, .npz, .csv, image folder, IDX folder")
+    test_data: str | None = opt(None, "a separate test set (a path, same format); validation is then carved from the training data only")
+    data_dir: str | None = opt(None, "folder of named data sets as <dir>/<name>/<files>; else $AEKIT_DATA_DIR, else ~/.cache/aekit")
+    kind: str = opt("auto", "how to read arrays: auto | vectors | images | sequences (auto: 3-D arrays are 1-channel images)")
+    label_column: str | None = opt(None, "CSV/TSV: the column holding labels (name or 0-based index)")
+    scale: str = opt("none", "input scaling fitted on the training split: none | minmax | standard")
+    val_fraction: float = opt(0.1, "fraction of the training split held out for validation (seeded)")
+    test_fraction: float = opt(0.2, "fraction held out for testing, for data without a test split of its own")
+    image_size: list[int] | None = opt(None, "image folders: resize every image to [H, W] (default: keep the size)")
+    limit: int | None = opt(None, "use only the first N training examples (quick experiments)")
+    labels: int | None = opt(None, "semi-supervised: keep N training labels (balanced per class, seeded), hide the rest")
+    classes: list[Any] | None = opt(None, "filled from the data: the label values, in class order (do not set)")
+
+    def unused(self) -> dict[str, str]:
+        return {} if self.test_data is None else {"test_fraction": "data.test_data gives the test split"}
+
+    def validate(self) -> None:
+        self.kind = {"vector": "vectors", "image": "images", "sequence": "sequences"}.get(self.kind, self.kind)
+        check_choice("data.kind", self.kind, DATA_KINDS)
+        check_choice("data.scale", self.scale, ("none", "minmax", "standard"))
+        if not 0 <= self.val_fraction < 1:
+            raise AekitError(f"data.val_fraction must be in [0, 1), got {self.val_fraction}", "e.g. 0.1, or 0 for no validation split")
+        if not 0 < self.test_fraction < 1:
+            raise AekitError(f"data.test_fraction must be in (0, 1), got {self.test_fraction}", "e.g. 0.2")
+        if self.limit is not None and self.limit < 1:
+            raise AekitError(f"data.limit must be >= 1, got {self.limit}", "drop it to use every example")
+        if self.labels is not None and self.labels < 1:
+            raise AekitError(f"data.labels must be >= 1, got {self.labels}", "drop it to keep every label")
+
+
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("none", "cosine", "step", "plateau")
+LOGGERS = ("tensorboard",)
+
+
+@dataclass
+class TrainConfig(Options):
+    epochs: int = opt(20, "training epochs (the fine-tuning epochs of stacked models); on --resume, the new total")
+    batch_size: int = opt(128, "examples per batch (per process under torchrun)")
+    lr: float = opt(1e-3, "learning rate (phases with a rate of their own, e.g. model.disc_lr, keep theirs)")
+    optimizer: str = opt("adam", "adam | adamw | sgd")
+    momentum: float = opt(0.9, "sgd: momentum")
+    schedule: str = opt("none", "learning-rate schedule over the epochs: none | cosine | step | plateau")
+    step_size: int = opt(10, "step schedule: epochs between decays")
+    gamma: float = opt(0.5, "step and plateau schedules: decay factor")
+    patience: int = opt(2, "plateau schedule: epochs without improvement of the validation loss before a decay")
+    clip_grad: float | None = opt(None, "clip the global gradient norm of each phase to this value")
+    early_stopping: int | None = opt(None, "stop after this many epochs without improvement of the validation loss")
+    seed: int = opt(0, "random seed: splits, initial weights, shuffling and noise (same seed, same run on CPU)")
+    device: str = opt("auto", "auto | cpu | cuda | cuda:N")
+    precision: str = opt("fp32", "fp32 | bf16 | fp16 | auto: autocast of the forward pass and loss; weights stay fp32")
+    in_memory: bool | None = opt(None, "keep the training data on the device (default: when it fits); false: a DataLoader")
+    num_workers: int = opt(0, "DataLoader workers (with in_memory=false)")
+    compile: bool = opt(False, "torch.compile the model's training step")
+    checkpoint_every: int = opt(1, "epochs between checkpoints")
+    log: list[str] = opt([], "extra training logs beside history.csv: tensorboard")
+    quiet: bool = opt(False, "no progress bar or per-epoch lines")
+
+    def unused(self) -> dict[str, str]:
+        out = {}
+        if self.optimizer != "sgd":
+            out["momentum"] = "only the sgd optimizer has momentum"
+        if self.schedule != "step":
+            out["step_size"] = "only the step schedule uses it"
+        if self.schedule not in ("step", "plateau"):
+            out["gamma"] = "only the step and plateau schedules use it"
+        if self.schedule != "plateau":
+            out["patience"] = "only the plateau schedule uses it"
+        if self.in_memory is not False:
+            out["num_workers"] = "workers feed the DataLoader path only (train.in_memory=false)"
+        return out
+
+    def validate(self) -> None:
+        if self.epochs < 0:
+            raise AekitError(f"train.epochs must be >= 0, got {self.epochs}")
+        for key in ("batch_size", "checkpoint_every", "step_size", "patience"):
+            if getattr(self, key) < 1:
+                raise AekitError(f"train.{key} must be >= 1, got {getattr(self, key)}", f"e.g. --set train.{key}=1")
+        if not self.lr > 0:
+            raise AekitError(f"train.lr must be > 0, got {self.lr}")
+        if not self.gamma > 0:
+            raise AekitError(f"train.gamma must be > 0, got {self.gamma}", "e.g. --set train.gamma=0.5")
+        if self.clip_grad is not None and not self.clip_grad > 0:
+            raise AekitError(f"train.clip_grad must be > 0, got {self.clip_grad}", "drop it for no clipping")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            raise AekitError(f"train.early_stopping must be >= 1 epochs, got {self.early_stopping}", "drop it for no early stopping")
+        if self.num_workers < 0:
+            raise AekitError(f"train.num_workers must be >= 0, got {self.num_workers}")
+        for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", LR_SCHEDULES), ("precision", PRECISIONS)):
+            check_choice(f"train.{key}", getattr(self, key), allowed)
+        for name in self.log:
+            check_choice("train.log", name, LOGGERS)
+
+
+def check_choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        near = closest(str(value), allowed)
+        raise AekitError(f"{key} {value!r} is not supported",
+                         (f"did you mean {near!r}? " if near else "") + "choose one of " + ", ".join(allowed))
 
 
 SECTIONS = ("data", "model", "train")
 
+
+# ---- values from YAML and the command line -----------------------------------------------------
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Turn a YAML/CLI value into the declared type, or raise naming the key."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if value is None:
-        if tp is type(None) or (origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args):
+        if tp is type(None) or (origin in (typing.Union, types.UnionType) and type(None) in args):
             return None
         raise AekitError(f"{key} may not be empty")
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         errors = []
         for a in args:
             if a is type(None):
@@ -75,7 +218,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise errors[0]
     if origin in (list, tuple):
         if isinstance(value, str):
-            value = [v for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
+            value = [v.strip() for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             value = [value]
         inner = args[0] if args else Any
@@ -90,26 +233,29 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         raise AekitError(f"{key} must be true or false, got {value!r}")
     if tp in (int, float):
         try:
-            if tp is int and isinstance(value, float) and not value.is_integer():
+            if isinstance(value, bool):
                 raise ValueError
-            return tp(float(value)) if tp is int else float(value)
+            f = float(value)
+            if tp is int and not f.is_integer():
+                raise ValueError
+            return int(f) if tp is int else f
         except (TypeError, ValueError):
             raise AekitError(f"{key} must be a{'n integer' if tp is int else ' number'}, got {value!r}") from None
     if tp is str:
         return str(value)
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise AekitError(f"{key} must be a mapping, got {value!r}")
+        return value
     return value
-
-
-def _resolve_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def update_dataclass(obj: Any, values: dict[str, Any], section: str) -> None:
     """Set ``values`` on dataclass ``obj``; unknown keys raise with the nearest valid key."""
-    hints = _resolve_types(type(obj))
+    hints = typing.get_type_hints(type(obj))
     names = [f.name for f in fields(obj)]
     for k, v in values.items():
-        k2 = k.replace("-", "_")
+        k2 = str(k).replace("-", "_")
         if k2 not in names:
             near = closest(k2, names)
             raise AekitError(
@@ -117,73 +263,6 @@ def update_dataclass(obj: Any, values: dict[str, Any], section: str) -> None:
                 (f"did you mean {section}.{near}? " if near else "") + f"valid keys in {section}: {', '.join(names)}",
             )
         setattr(obj, k2, _coerce(v, hints[k2], f"{section}.{k2}"))
-
-
-@dataclass
-class RunConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: Any = None               # the model's own config dataclass
-    train: TrainConfig = field(default_factory=TrainConfig)
-    model_name: str = "ae"          # registry name of the preset
-
-    def to_dict(self) -> dict[str, Any]:
-        model = {"name": self.model_name, **dataclasses.asdict(self.model)}
-        return {"data": dataclasses.asdict(self.data), "model": model, "train": dataclasses.asdict(self.train)}
-
-    def dump(self, path: Path) -> None:
-        from .io import atomic_write_text
-
-        atomic_write_text(Path(path), yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-
-def build_config(layers: list[dict[str, Any]]) -> RunConfig:
-    """Merge config layers (YAML file, then flags, then ``--set``), later layers winning.
-
-    Each layer is ``{"data": {...}, "model": {...}, "train": {...}}``; ``model.name`` picks the
-    model's config class before the other model keys are applied.
-    """
-    from .models.registry import get_spec
-
-    merged: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    for layer in layers:
-        for section, values in (layer or {}).items():
-            if section not in SECTIONS:
-                near = closest(section, SECTIONS)
-                raise AekitError(
-                    f"unknown config section {section!r}",
-                    (f"did you mean {near!r}? " if near else "") + "sections are data, model, train",
-                )
-            if values is None:
-                continue
-            if not isinstance(values, dict):
-                raise AekitError(f"config section {section!r} must be a mapping of keys to values")
-            merged[section].update(values)
-    model_values = dict(merged["model"])
-    name = model_values.pop("name", "ae")
-    spec = get_spec(name)
-    model_cfg = spec.make_config()
-    update_dataclass(model_cfg, model_values, "model")
-    data = DataConfig()
-    update_dataclass(data, merged["data"], "data")
-    train = TrainConfig()
-    update_dataclass(train, merged["train"], "train")
-    cfg = RunConfig(data=data, model=model_cfg, train=train, model_name=spec.name)
-    validate_train(cfg.train)
-    return cfg
-
-
-def validate_train(t: TrainConfig) -> None:
-    if t.epochs < 0:
-        raise AekitError(f"train.epochs must be >= 0, got {t.epochs}")
-    if t.batch_size < 1:
-        raise AekitError(f"train.batch_size must be >= 1, got {t.batch_size}")
-    if not t.lr > 0:
-        raise AekitError(f"train.lr must be > 0, got {t.lr}")
-    for key, allowed in (("optimizer", ("adam", "adamw", "sgd")), ("schedule", ("none", "cosine", "step", "plateau"))):
-        v = getattr(t, key)
-        if v not in allowed:
-            near = closest(v, allowed)
-            raise AekitError(f"train.{key} {v!r} is not supported", (f"did you mean {near!r}? " if near else "") + "choose one of " + ", ".join(allowed))
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -207,5 +286,9 @@ def parse_set(items: list[str]) -> dict[str, dict[str, Any]]:
             raise AekitError(f"--set {item!r} is not of the form section.key=value", "e.g. --set model.l1=1e-3")
         key, value = item.split("=", 1)
         section, name = key.split(".", 1)
-        out.setdefault(section, {})[name] = yaml.safe_load(value) if value != "" else None
+        try:
+            parsed = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            parsed = value
+        out.setdefault(section, {})[name] = parsed
     return out

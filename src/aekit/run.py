@@ -1,67 +1,58 @@
 """Training runs: from a config to a run folder, and back (``aekit.load``).
 
     runs/<name>/
-      config.yaml        the full resolved config: enough to rebuild the model
+      config.yaml        the full resolved config (and notes on what was resolved): enough to rebuild the model
       model.safetensors  weights and the fitted input scaling (no pickle anywhere)
       metrics.json       final figures on the test split
-      history.csv        one row per epoch: each loss term, validation terms, epoch_time_s, samples_per_s
+      history.csv        one row per epoch: each loss term, validation terms, lr, epoch_time_s, samples_per_s
       report.html        self-contained figures
       checkpoints/       last (+ best with early stopping), written atomically, resumable
+
+A refused command leaves the folder as it was: everything that can fail (the data, the model, a
+resume's compatibility and its checkpoint) is checked before the first write.
 """
 from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from .config import RunConfig, build_config
 from .data import Prepared, prepare
 from .errors import AekitError
+from .evaluate import clip_for_likelihood, evaluate_model
 from .io import atomic_write, atomic_write_json, atomic_write_text
-from .models import get_spec
-from .models.registry import config_from_dict
-from .train import Trainer, resolve_device
+from .models import get_spec, load_model
+from .resolve import resolve_model_config
+from .runconfig import RunConfig, check_resume, load_config, read_saved
+from .train import Trainer
 from .train import distributed as dist_
 
 log = logging.getLogger("aekit")
 
 
-def resolve_model_config(cfg: RunConfig, data: Prepared) -> None:
-    """Fill in what the model takes from the data: input shape, value range, 'auto' likelihood."""
-    m = cfg.model
-    m.input_shape = list(data.input_shape)
-    x = data.x_train
-    if data.scaler.kind != "none":
-        flat = x.reshape(len(x), -1)
-        x = (flat - data.scaler.shift.reshape(-1)) / data.scaler.scale.reshape(-1)
-    lo, hi = float(np.min(x)), float(np.max(x))
-    m.input_range = [lo, hi]
-    if m.likelihood == "auto":
-        m.likelihood = "bernoulli" if lo >= 0.0 and hi <= 1.0 else "gaussian"
-    if hasattr(m, "n_classes"):
-        if data.y_train is None:
-            raise AekitError(f"the model {cfg.model_name} needs labels, but {data.source} has none",
-                             "use a labelled data set (for a CSV, --label-column), or an unconditional model such as vae")
-        ys = [v for v in (data.y_train, data.y_val, data.y_test) if v is not None and len(v)]
-        m.n_classes = int(max(int(v.max()) for v in ys)) + 1
-    if m.likelihood == "bernoulli" and (lo < 0.0 or hi > 1.0):
-        raise AekitError(
-            f"a Bernoulli likelihood needs values in [0, 1], but the data range is [{lo:.4g}, {hi:.4g}]",
-            "use --likelihood gaussian or --scale minmax",
-        )
+def scale(data: Prepared, x: np.ndarray | None) -> np.ndarray | None:
+    """``x`` in the model's space (the scaling fitted on the training split applied)."""
+    if x is None or data.scaler.kind == "none":
+        return x
+    shape = x.shape
+    return ((x.reshape(len(x), -1) - data.scaler.shift.reshape(-1)) / data.scaler.scale.reshape(-1)).reshape(shape).astype(np.float32)
 
 
 def build_for_data(cfg: RunConfig, data: Prepared) -> torch.nn.Module:
-    resolve_model_config(cfg, data)
+    """The untrained model of ``cfg`` for ``data``: its config resolved from the data, seeded weights,
+    the fitted scaling in its buffers."""
+    if data.classes:
+        cfg.data.classes = list(data.classes)
+    resolve_model_config(cfg, data, scale(data, data.x_train))
     torch.manual_seed(cfg.train.seed)  # same seed → same initial weights
-    model = get_spec(cfg.model_name).cls(cfg.model)
+    model = get_spec(cfg.model_name).build(cfg.model)
     if data.scaler.kind != "none":
         shape = model.input_shape
         model.input_shift.copy_(torch.from_numpy(data.scaler.shift.reshape(shape)))
@@ -69,15 +60,15 @@ def build_for_data(cfg: RunConfig, data: Prepared) -> torch.nn.Module:
     return model
 
 
-def scaled_arrays(model: torch.nn.Module, data: Prepared) -> dict[str, np.ndarray | None]:
-    """The data splits in the model's own space (the fitted scaling applied)."""
-    out: dict[str, np.ndarray | None] = {}
-    for name in ("train", "val", "test"):
-        x = getattr(data, f"x_{name}")
-        if x is not None and data.scaler.kind != "none":
-            shape = x.shape
-            x = ((x.reshape(len(x), -1) - data.scaler.shift.reshape(-1)) / data.scaler.scale.reshape(-1)).reshape(shape).astype(np.float32)
-        out[name] = x
+def scaled_arrays(model: torch.nn.Module, data: Prepared, notes: dict[str, str] | None = None) -> dict[str, np.ndarray | None]:
+    """The splits in the model's space; validation and test values a Bernoulli model cannot score
+    (outside [0, 1] after a min-max fitted on the training split) are clipped, with a note."""
+    out = {name: scale(data, getattr(data, f"x_{name}")) for name in ("train", "val", "test")}
+    for name in ("val", "test"):
+        if out[name] is not None:
+            out[name], n = clip_for_likelihood(model, out[name], f"{name} data")
+            if n and notes is not None:
+                notes[f"clipped_{name}"] = f"{n} {name} values outside [0, 1] clipped for the Bernoulli likelihood"
     return out
 
 
@@ -93,67 +84,47 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def evaluate_model(model: torch.nn.Module, x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 1024) -> dict[str, Any]:
-    """Test figures of a trained model on model-space data ``x``: loss terms, MSE, BCE, PSNR,
-    and the family's own figures (``model.extra_metrics``)."""
-    from .metrics import bce, mse, psnr
-
-    device = model.device
-    model.eval()
-    sums: dict[str, float] = {}
-    recons = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x[i: i + batch_size])).to(device)
-            yb = torch.from_numpy(np.asarray(y[i: i + batch_size])).to(device) if y is not None else None
-            for k, v in model.loss(xb, yb, corrupt=False).items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
-            recons.append(model.likelihood.mean(model._recon_params(xb, yb)).cpu().numpy())
-    x_hat = np.concatenate(recons)
-    out = {f"test_{k}": v / len(x) for k, v in sums.items()}
-    out["test_mse"] = mse(x, x_hat)
-    lo, hi = model.cfg.input_range
-    if lo >= 0 and hi <= 1:
-        out["test_bce"] = bce(x, x_hat)
-        out["test_psnr_db"] = psnr(x, x_hat, 1.0)
-    yt = torch.from_numpy(np.asarray(y)) if y is not None else None
-    out.update(model.extra_metrics(torch.from_numpy(np.ascontiguousarray(x)), yt))
-    for w in out.get("warnings", []):
-        log.warning("warning: %s", w)
-    return out
-
-
 def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
-    """Train ``cfg`` and write the run folder ``out``; returns its path."""
+    """Train ``cfg`` and write the run folder ``out``; returns its path. With ``resume``, continue the
+    run in ``out`` from its last checkpoint (``cfg`` from :func:`aekit.runconfig.resume_config`)."""
     out = Path(out)
+    last = out / "checkpoints" / "last.safetensors"
+    saved = None
     if resume:
-        saved = out / "config.yaml"
-        if not saved.exists():
-            raise AekitError(f"--resume: {saved} does not exist", f"train into {out} without --resume first")
-    elif (out / "checkpoints" / "last.safetensors").exists():
+        saved = read_saved(out, resume=True)
+        if not last.exists():
+            raise AekitError(f"--resume: {out} has no checkpoint (its training stopped before the first epoch ended)",
+                             f"train it again without --resume, into another --out or after deleting {out}")
+    elif last.exists():
         raise AekitError(f"{out} already holds a run", "pass --resume to continue it, or choose another --out")
     data = prepare(cfg.data, cfg.train.seed)
     model = build_for_data(cfg, data)
-    arrays = scaled_arrays(model, data)
+    if saved is not None:
+        for change in check_resume(saved, cfg):
+            log.info("resume: %s", change)
+    arrays = scaled_arrays(model, data, cfg.notes)
     if cfg.data.labels is not None and data.y_train is not None:
         known = data.y_train >= 0
         model.set_labelled(torch.from_numpy(arrays["train"][known]), torch.from_numpy(data.y_train[known]))
-    trainer = Trainer(model, cfg.train, checkpoint_dir=out / "checkpoints", progress=progress)
+    trainer = Trainer(model, cfg.train, checkpoint_dir=out / "checkpoints", progress=progress,
+                      log_dir=out if cfg.train.log else None)
+    if resume:
+        trainer.restore(last)  # a checkpoint that does not fit fails here, before anything is written
     if trainer.dist.is_main:
         cfg.dump(out / "config.yaml")
-    history = trainer.fit(arrays["train"], data.y_train, arrays["val"], data.y_val, resume=resume)
+    history = trainer.fit(arrays["train"], data.y_train, arrays["val"], data.y_val)
     if trainer.dist.is_main:
         save_weights(model, out / "model.safetensors")
         atomic_write_text(out / "history.csv", history_csv(history))
         metrics: dict[str, Any] = {}
         if arrays["test"] is not None:
             metrics.update(evaluate_model(model, arrays["test"], data.y_test))
-        last = history[-1] if history else {}
-        metrics.update({"epochs": sum(1 for r in history if r.get("stage") == last.get("stage")),
-                        "train_loss": last.get("loss"), "val_loss": last.get("val_loss"),
+        last_row = history[-1] if history else {}
+        metrics.update({"epochs": sum(1 for r in history if r.get("stage") == last_row.get("stage")),
+                        "train_loss": last_row.get("loss"), "val_loss": last_row.get("val_loss"),
                         "mean_epoch_time_s": float(np.mean([r["epoch_time_s"] for r in history])) if history else None,
                         "n_params": sum(p.numel() for p in model.parameters()),
-                        "device": str(trainer.device), "torch": torch.__version__})
+                        "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__})
         atomic_write_json(out / "metrics.json", metrics)
         _report(out, cfg, model, data, history, metrics)
     dist_.barrier(trainer.dist)
@@ -161,13 +132,66 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
     return out
 
 
-def _report(out: Path, cfg: RunConfig, model: torch.nn.Module, data: Prepared, history: list[dict[str, Any]], metrics: dict[str, Any]) -> None:
-    try:
-        from .plots.report import write_report
-    except ImportError:  # pragma: no cover - plots are part of the package
-        return
+def _report(out: Path, cfg: RunConfig, model: torch.nn.Module, data: Prepared, history: list[dict[str, Any]],
+            metrics: dict[str, Any]) -> None:
+    from .plots.report import write_report
+
     write_report(out / "report.html", title=f"aekit run: {cfg.model_name} on {cfg.data.name}", model=model.cpu(), data=data,
                  history=history, metrics=metrics, config=cfg.to_dict())
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """history.csv back as rows (numbers as floats, the stage as text)."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {}
+        for k, v in r.items():
+            if k == "stage" or v == "":
+                row[k] = v if k == "stage" else None
+                continue
+            try:
+                row[k] = int(v) if k == "epoch" else float(v)
+            except ValueError:
+                row[k] = v
+        out.append(row)
+    return out
+
+
+def write_run_report(run_dir: str | Path, checkpoint: str | None = None, out: str | Path | None = None) -> tuple[Path, str]:
+    """Build report.html of a run: from model.safetensors, metrics.json and history.csv when the run
+    finished, else (or with ``checkpoint``) from that checkpoint's weights and history, with test
+    figures computed afresh. Returns (path, what it was built from)."""
+    from .io import load_state
+
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir)
+    finished = (run_dir / "model.safetensors").exists()
+    if checkpoint is None and not finished:
+        checkpoint = "last"
+        if not (run_dir / "checkpoints" / "last.safetensors").exists():
+            raise AekitError(f"{run_dir} has neither model.safetensors nor a checkpoint", "train the run first")
+    model = load(run_dir, checkpoint=checkpoint)
+    data = prepare(cfg.data, cfg.train.seed)
+    if checkpoint is None:
+        history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").exists() else []
+        metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+        source = "model.safetensors"
+    else:
+        state = load_state(run_dir / "checkpoints" / f"{checkpoint}.safetensors")
+        history = list(state["position"]["history"])
+        test = scaled_arrays(model, data)["test"]
+        metrics = evaluate_model(model, test, data.y_test) if test is not None else {}
+        p = state["position"]
+        metrics["checkpoint"] = f"{checkpoint}: stage {p['stage'] + 1}, {p['epoch']} epochs done" + (f", step {p['step']}" if p["step"] else "")
+        source = f"checkpoints/{checkpoint}.safetensors"
+    path = Path(out) if out else run_dir / "report.html"
+    from .plots.report import write_report
+
+    write_report(path, title=f"aekit run: {cfg.model_name} on {cfg.data.name}" + ("" if checkpoint is None else f" ({checkpoint} checkpoint)"),
+                 model=model, data=data, history=history, metrics=metrics, config=cfg.to_dict())
+    return path, source
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
@@ -175,41 +199,15 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
     atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"format": "aekit"}))
 
 
-def load_config(run_dir: str | Path) -> RunConfig:
-    run_dir = Path(run_dir)
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        raise AekitError(f"{run_dir} is not a run folder (no config.yaml)", "give the folder that `aekit train --out` wrote")
-    raw = yaml.safe_load(path.read_text()) or {}
-    model = dict(raw.get("model") or {})
-    name = model.pop("name", "ae")
-    cfg = build_config([{"data": raw.get("data"), "train": raw.get("train")}, {"model": {"name": name}}])
-    cfg.model = config_from_dict(name, model)
-    return cfg
-
-
 def load(run_dir: str | Path, device: str = "cpu", checkpoint: str | None = None) -> torch.nn.Module:
     """Rebuild a trained model from a run folder: config.yaml + model.safetensors, nothing else.
 
-    ``checkpoint="last"`` loads ``checkpoints/last.safetensors`` instead (a run still training).
-    """
-    run_dir = Path(run_dir)
-    cfg = load_config(run_dir)
-    model = get_spec(cfg.model_name).cls(cfg.model)
-    if checkpoint:
-        from .train import load_state
+    ``checkpoint="last"`` loads ``checkpoints/last.safetensors`` instead (a run still training or
+    interrupted); ``"best"`` the best validation epoch's weights (early stopping)."""
+    from .train import resolve_device
 
-        state = load_state(run_dir / "checkpoints" / f"{checkpoint}.safetensors")["model"]
-    else:
-        path = run_dir / "model.safetensors"
-        if not path.exists():
-            raise AekitError(f"{path} does not exist", "the run has not finished; use checkpoint='last' or `aekit train --resume`")
-        try:
-            state = load_file(str(path))
-        except Exception as e:
-            raise AekitError(f"{path} is unreadable ({e})", "the file is corrupt: retrain or restore it") from None
-    model.load_state_dict(state)
-    model.eval()
-    return model.to(resolve_device(device))
+    return load_model(run_dir, resolve_device(device), checkpoint)
 
 
+__all__ = ["train", "load", "load_config", "build_for_data", "scaled_arrays", "history_csv", "read_history", "save_weights",
+           "write_run_report"]

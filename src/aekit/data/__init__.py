@@ -198,6 +198,7 @@ class Prepared:
     source: str
     scaler: Scaler
     extras: dict[str, Any] = field(default_factory=dict)
+    classes: list[Any] = field(default_factory=list)  # label values in class order: y holds indices into it
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -245,12 +246,30 @@ def prepare(cfg: Any, seed: int) -> Prepared:
         va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         xva, yva, idx_va = x[va], (y[va] if y is not None else None), idx[va]
         x, y, idx = x[tr], (y[tr] if y is not None else None), idx[tr]
+    classes = list(cfg.classes) if cfg.classes is not None else sorted({int(v) for a in (y, yva, yte) if a is not None for v in a if v >= 0})
+    y, yva, yte = (class_indices(a, classes, cfg.name) for a in (y, yva, yte))
     if cfg.labels is not None:
         y = hide_labels(y, cfg.labels, rng, cfg.name)
     extras = {k: {"train": v[idx], "val": v[idx_va] if idx_va is not None else None,
                   "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
     scaler = Scaler.fit(cfg.scale, x)
-    return Prepared(x, y, xva, yva, xte, yte, raw.kind or kind_of(x), raw.source, scaler, extras)
+    return Prepared(x, y, xva, yva, xte, yte, raw.kind or kind_of(x), raw.source, scaler, extras, classes)
+
+
+def class_indices(y: np.ndarray | None, classes: list[Any], source: str) -> np.ndarray | None:
+    """Label values → indices into ``classes`` (−1, unlabelled, stays −1)."""
+    if y is None:
+        return None
+    index = {c: i for i, c in enumerate(classes)}
+    out = np.full(len(y), -1, dtype=np.int64)
+    for i, v in enumerate(y.tolist()):
+        if v == -1:
+            continue
+        if v not in index:
+            raise AekitError(f"{source}: label {v!r} is not one of the run's classes {classes[:20]}",
+                             "give data with the classes the model was trained on")
+        out[i] = index[v]
+    return out
 
 
 def hide_labels(y: np.ndarray | None, n_labels: int, rng: np.random.Generator, source: str) -> np.ndarray:

@@ -1,15 +1,12 @@
-"""Models: the one composable Autoencoder and the named presets over it."""
-from .base import AEConfig, Autoencoder, Phase, Stage
+"""Models: the protocol every family implements (base.py), the families, and the preset registry."""
+from .base import Autoencoder, ModelConfig, Phase, ReportItem, Stage
+from .loading import build_from_dict, load_model
 from .registry import MODELS, ModelSpec, all_specs, config_from_dict, get_spec, register
-from .stacked import StackedAE, StackedAEConfig
 
-__all__ = ["AEConfig", "Autoencoder", "Phase", "Stage", "StackedAE", "StackedAEConfig", "MODELS", "ModelSpec",
-           "all_specs", "config_from_dict", "get_spec", "register", "build_model"]
+__all__ = ["Autoencoder", "ModelConfig", "Phase", "ReportItem", "Stage", "MODELS", "ModelSpec", "all_specs",
+           "config_from_dict", "get_spec", "register", "build_model", "build_from_dict", "load_model"]
 
 
 def build_model(name: str, cfg=None, **overrides):
-    """Build a registered model: ``build_model("ae", input_shape=[1, 28, 28], latent_dim=8)``."""
-    spec = get_spec(name)
-    if cfg is None:
-        cfg = spec.make_config(**overrides)
-    return spec.cls(cfg)
+    """An untrained model of a preset: ``build_model("ae", input_shape=[1, 28, 28], likelihood="bernoulli")``."""
+    return get_spec(name).build(cfg, **overrides)

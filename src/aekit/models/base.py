@@ -1,40 +1,48 @@
-"""The one Autoencoder that composes parts, and the training plan every model declares.
+"""The model protocol: what every family implements, and the public API built on it.
+
+Every model is one sentence with parts swapped:
 
     encode x (corrupted first, when training a denoising model) into z, decode z, and minimise
     −log p(x | z) + Σ λᵢ Ωᵢ
 
-A model tells the trainer how it is optimised with ``training_plan()``: a list of stages run one
-after another (greedy pretraining, then fine-tuning), each with one or more phases stepped in turn
-on every batch (adversarial models later use several), each phase with its own parameters and loss.
+Adding a family is this file's reading plus one module:
+
+1. a config dataclass subclassing :class:`ModelConfig` that declares only the options the family
+   uses, each with ``opt(default, help)``; options that have no effect under the other settings
+   are listed by its ``unused()`` (an error when given);
+2. a subclass of :class:`Autoencoder` implementing the required hooks (``build``, ``code``,
+   ``decoder_params``, ``loss``) and whichever optional hooks apply;
+3. ``register(name, cls, config_cls, describe, **preset_defaults)`` for each preset.
+
+The conformance suite (tests/test_conformance.py) then trains, saves and reloads every preset.
+
+Conventions: hooks take and return *model-space* tensors (the data after the fitted input scaling,
+shaped like ``input_shape`` with a batch dimension); loss terms are per example (summed over data or
+code dimensions) then averaged over the batch; labels are class indices 0..K−1, −1 = unlabelled.
+The public methods (``encode``, ``decode``, ``reconstruct``, ...) take data in its own units,
+NumPy or tensors, and return the same kind.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import AekitError, unknown_choice
-from ..nets import build_nets
-from ..parts import (
-    CORRUPTIONS,
-    LIKELIHOODS,
-    contractive_closed_form,
-    contractive_exact,
-    kl_sparsity,
-    l1_code,
-    make_corruption,
-    make_likelihood,
-    stochastic_contractive,
-    weight_decay,
-)
+from ..arrays import tensor_to_float32, to_float32
+from ..config import Options, check_choice, opt
+from ..errors import AekitError
+from ..parts import LIKELIHOODS, make_likelihood
+from ..progress import iterate
 
 Terms = dict[str, torch.Tensor]
 
+
+# ---- what a model declares besides its maths ------------------------------------------------------
 
 @dataclass
 class Phase:
@@ -57,176 +65,235 @@ class Stage:
 
 
 @dataclass
-class AEConfig:
-    """Options of the deterministic autoencoder family; presets only change defaults."""
+class ReportItem:
+    """A figure a family adds to the run report, as data (the plots layer draws it).
 
-    input_shape: list[int] = field(default_factory=list)  # filled from the data
-    input_range: list[float] = field(default_factory=lambda: [0.0, 1.0])  # filled from the data
-    net: str = "mlp"                # network family (mlp; conv and recurrent later)
-    hidden: list[int] = field(default_factory=lambda: [512, 256])  # encoder widths before the code
-    latent_dim: int = 32            # code size (may exceed the input for overcomplete codes)
-    activation: str = "relu"        # hidden activation
-    code_activation: str = "linear"  # activation on the code
-    likelihood: str = "auto"        # bernoulli | gaussian | gaussian-learned | auto (bernoulli on [0,1] data)
-    sigma: float = 1.0              # Gaussian σ (fixed, or the initial value when learned)
-    tied: bool = False              # decoder weights = encoder weights transposed
-    init: str = "glorot"            # glorot (Glorot-uniform, zero bias) | torch (PyTorch default)
-    corruption: str = "none"        # none | gaussian | masking | salt-pepper
-    noise_level: float = 0.0        # σ for gaussian, corrupted fraction otherwise
-    noise_samples: int = 1          # corruption samples L per example
-    l1: float = 0.0                 # λ for L1 on the code
-    sparsity_target: float = 0.05   # ρ for KL sparsity
-    sparsity_weight: float = 0.0    # β for KL sparsity (needs a code in (0, 1): sigmoid)
-    contractive: float = 0.0        # λ for ‖∂h/∂x‖²_F
-    stochastic_contractive: float = 0.0  # λ for E‖h(x) − h(x̃)‖²
-    sc_sigma: float = 0.1           # σ of the Gaussian x̃ for the stochastic contractive term
-    weight_decay: float = 0.0       # λ for ½ Σ W² (logged as its own term)
+    kind "images": ``data`` is (N, C, H, W) in [0, 1], tiled ``nrow`` to a row.
+    kind "bars":   ``data`` is a 1-D array of values, ``labels`` their names.
+    kind "scatter": ``data`` is (N, 2) points coloured by ``labels``; ``background`` (M, 2) drawn
+    beneath in grey (e.g. samples of the prior).
+    """
+
+    heading: str
+    kind: str
+    data: Any
+    caption: str = ""
+    nrow: int = 10
+    labels: Any = None
+    background: Any = None
+    axes: tuple[str, str] = ("", "")
 
 
-def _as_tensor(x: Any) -> tuple[torch.Tensor, bool]:
+# ---- options every family has ------------------------------------------------------------------
+
+ACTIVATION_HELP = "relu | tanh | sigmoid | elu | gelu | leaky-relu | softplus | linear"
+
+
+@dataclass
+class ModelConfig(Options):
+    """The options of every family: the data it was built for, the networks, the likelihood."""
+
+    # how the family uses labels: none | required (every training label) | partial (--labels N
+    # keeps N, the others are hidden as −1); label-taking configs also declare ``n_classes``
+    label_use: ClassVar[str] = "none"
+
+    input_shape: list[int] = opt([], "filled from the data: the shape of one example (do not set)")
+    input_range: list[float] = opt([0.0, 1.0], "filled from the data: min and max of the scaled training data (do not set)")
+    net: str = opt("mlp", "network family: mlp")
+    hidden: list[int] = opt([512, 256], "encoder hidden widths before the code; the decoder mirrors them")
+    latent_dim: int = opt(32, "code size (may exceed the input for overcomplete codes)")
+    activation: str = opt("relu", "hidden activation: " + ACTIVATION_HELP)
+    likelihood: str = opt("auto", "p(x|z): bernoulli | gaussian | gaussian-learned | auto (bernoulli for binary data and [0, 1] images)")
+    sigma: float = opt(1.0, "Gaussian likelihoods: σ (fixed, or the initial value when learned)")
+    init: str = opt("glorot", "weight init: glorot (Glorot-uniform, zero bias) | torch (PyTorch's default)")
+
+    def unused(self) -> dict[str, str]:
+        return {"sigma": "only Gaussian likelihoods have a σ"} if self.likelihood == "bernoulli" else {}
+
+
+@dataclass
+class Corruptible(Options):
+    """The corruption options, for the families that train on corrupted inputs."""
+
+    corruption: str = opt("none", "input corruption in training: none | gaussian | masking | salt-pepper")
+    noise_level: float = opt(0.0, "σ for gaussian corruption, the corrupted fraction otherwise")
+
+    def unused(self) -> dict[str, str]:
+        return {"noise_level": "model.corruption is none"} if self.corruption == "none" else {}
+
+    def validate_corruption(self) -> None:
+        from ..parts import CORRUPTIONS, make_corruption
+
+        check_choice("model.corruption", self.corruption, CORRUPTIONS)
+        if self.corruption != "none":
+            if not self.noise_level > 0:
+                raise AekitError(f"model.corruption={self.corruption} with model.noise_level={self.noise_level} corrupts nothing",
+                                 "e.g. --set model.noise_level=0.25, or model.corruption=none")
+            make_corruption(self.corruption, self.noise_level)  # range checks of the level
+
+
+def _numpy_in(x: Any, images: bool) -> tuple[torch.Tensor, bool]:
+    """(float32 tensor, whether ``x`` was a tensor), under the input rule of :mod:`aekit.arrays`."""
     if isinstance(x, torch.Tensor):
-        return x, True
-    a = np.asarray(x)
-    if a.dtype == np.uint8:
-        return torch.from_numpy(a.astype(np.float32) / 255.0), False
-    if not np.issubdtype(a.dtype, np.number):
-        raise AekitError(f"expected numeric input, got dtype {a.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)), False
+        return tensor_to_float32(x, images=images), True
+    a, _ = to_float32(np.asarray(x), "input", images=images)
+    return torch.from_numpy(np.ascontiguousarray(a)), False
 
+
+# ---- the base of every family ---------------------------------------------------------------------
 
 class Autoencoder(nn.Module):
-    """Deterministic autoencoder over any network family, with any mix of the penalties."""
+    """Base class of every family; see the module docstring. Subclasses set ``config_cls``."""
 
-    config_cls = AEConfig
+    config_cls: ClassVar[type] = ModelConfig
+    can_sample: ClassVar[bool] = False     # has a prior p(z): ``sample`` works
+    preset: str = ""                        # the registry name it was built as (set by the registry)
 
-    def __init__(self, cfg: AEConfig):
+    def __init__(self, cfg: Any):
         super().__init__()
         self.cfg = cfg
         self.validate_config(cfg)
         self.input_shape = tuple(int(s) for s in cfg.input_shape)
         self.input_dim = math.prod(self.input_shape)
-        self.encoder, self.decoder = build_nets(cfg, self.input_shape)
-        self.likelihood = make_likelihood(cfg.likelihood, self.input_dim, cfg.sigma)
-        lo, hi = cfg.input_range
-        self.corrupt = make_corruption(cfg.corruption, cfg.noise_level, lo, hi)
+        self.build()
         # the scaling fitted on the training data; saved with the weights, applied by the public API
         self.register_buffer("input_shift", torch.zeros(self.input_shape))
         self.register_buffer("input_scale", torch.ones(self.input_shape))
 
-    # ---- configuration checks -----------------------------------------------------------------
+    # ---- required hooks ---------------------------------------------------------------------------
+    def build(self) -> None:
+        """Create the family's modules (networks, likelihood, priors, discriminators); called once."""
+        raise NotImplementedError
+
+    def code(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The deterministic code of model-space ``x``: z itself, or the posterior mean. (B, latent_dim)."""
+        raise NotImplementedError
+
+    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters (logits, means) of x given codes z (and labels), in the input's shape."""
+        raise NotImplementedError
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
+        """The objective's terms on a batch, ``loss`` their weighted total. ``corrupt`` (default: in
+        training mode) applies the training-only randomness (corruption, binarization, annealing);
+        validation and test figures call it with ``corrupt=False``."""
+        raise NotImplementedError
+
+    # ---- optional hooks (defaults for an unconditional, deterministic model) ----------------------
     @staticmethod
-    def validate_config(cfg: AEConfig) -> None:
+    def validate_config(cfg: Any) -> None:
+        """Raise AekitError for a config that cannot work; subclasses call the base's too."""
         if not cfg.input_shape:
-            raise AekitError("model.input_shape is not set", "build models through aekit.train or aekit.load, which take it from the data")
-        if cfg.likelihood not in LIKELIHOODS:
-            raise unknown_choice("likelihood", cfg.likelihood, (*LIKELIHOODS, "auto"))
-        if cfg.corruption not in CORRUPTIONS:
-            raise unknown_choice("corruption", cfg.corruption, CORRUPTIONS)
+            raise AekitError("model.input_shape is not set", "build models through aekit.train_run or aekit.load, which take it from the data")
+        if cfg.likelihood == "auto":
+            raise AekitError("model.likelihood 'auto' is resolved from the data by aekit.train_run",
+                             "give bernoulli, gaussian or gaussian-learned when building a model directly")
+        check_choice("model.likelihood", cfg.likelihood, LIKELIHOODS)
+        if not cfg.sigma > 0:
+            raise AekitError(f"model.sigma must be > 0, got {cfg.sigma}", "e.g. --set model.sigma=1.0")
         if cfg.latent_dim < 1:
             raise AekitError(f"model.latent_dim must be >= 1, got {cfg.latent_dim}")
         if any(h < 1 for h in cfg.hidden):
             raise AekitError(f"model.hidden widths must be >= 1, got {cfg.hidden}")
-        if cfg.noise_samples < 1:
-            raise AekitError(f"model.noise_samples must be >= 1, got {cfg.noise_samples}")
-        if cfg.sparsity_weight > 0:
-            if cfg.code_activation != "sigmoid":
-                raise AekitError(
-                    "KL sparsity needs code activations in (0, 1)",
-                    "use --set model.code_activation=sigmoid, or the L1 penalty (model.l1) for other activations",
-                )
-            if not 0 < cfg.sparsity_target < 1:
-                raise AekitError(f"model.sparsity_target must be in (0, 1), got {cfg.sparsity_target}")
 
-    # ---- the core maths on model-space tensors -------------------------------------------------
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
-
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Likelihood parameters (logits / means) in the input's shape."""
-        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
-
-    def _recon_params(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Likelihood parameters of the deterministic reconstruction of model-space ``x``."""
-        return self._decode(self._encode(x))
+    def make_likelihood(self, dim: int | None = None) -> nn.Module:
+        return make_likelihood(self.cfg.likelihood, dim or self.input_dim, self.cfg.sigma)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str | None = None) -> Terms:
-        """The loss terms of ``phase`` on a batch (what DistributedDataParallel wraps)."""
+        """The loss terms of ``phase`` on a batch: what the trainer (and DistributedDataParallel) calls."""
         if phase is None:
             return self.loss(x, y)
-        return self._phase_losses()[phase](x, y)
-
-    def _phase_losses(self) -> dict[str, Callable[[torch.Tensor, torch.Tensor | None], Terms]]:
         cache = self.__dict__.get("_phase_cache")
         if cache is None:
             cache = {p.name: p.loss for s in self.training_plan() for p in s.phases}
             self.__dict__["_phase_cache"] = cache
-        return cache
+        return cache[phase](x, y)
 
     def training_plan(self) -> list[Stage]:
-        return [Stage("train", [Phase("main", lambda: list(self.parameters()), self.loss)])]
+        """Stages of phases the trainer runs; default: one stage, one phase, every parameter."""
+        return [Stage("train", [Phase("main", lambda: [p for p in self.parameters() if p.requires_grad], self.loss)])]
+
+    def recon_params(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters of the deterministic reconstruction of model-space ``x``."""
+        return self.decoder_params(self.code(x, y), y)
+
+    def score(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-example score in nats, (B,): higher = less likely. Default: the reconstruction's
+        negative log-likelihood −log p(x | z = code(x)); likelihood models give their −log p(x) bound."""
+        return self.likelihood.nll(self.recon_params(x, y), x)
+
+    def set_labelled(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Semi-supervised families receive the labelled training examples here (``--labels N``)."""
+
+    def extra_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, Any]:
+        """Family figures on model-space ``x`` (keys without a split prefix; ``warnings`` a list)."""
+        return {}
+
+    def report_sections(self, data: Any) -> list[ReportItem]:
+        """Family figures for the run report, as :class:`ReportItem` data."""
+        return []
+
+    def sample(self, n: int, label: Any = None, seed: int | None = None) -> np.ndarray:
+        """``n`` draws from the model's prior, decoded to the data space: (n, *input_shape)."""
+        from .registry import MODELS
+
+        able = sorted(name for name, spec in MODELS.items() if getattr(spec.cls, "can_sample", False))
+        raise AekitError(f"{type(self).__name__} has no prior to sample from",
+                         f"train a model that can sample ({', '.join(able)}), or use the GMM sampler fitted to the codes: --sampler gmm")
 
     @property
-    def _single_sigmoid_layer(self) -> bool:
-        enc = self.encoder
-        return len(getattr(enc, "layers", [])) == 1 and getattr(enc, "acts", [None])[0] == "sigmoid"
+    def can_classify(self) -> bool:
+        return False
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
-        """−log p(x|z) + penalties, each term per example then batch mean; ``loss`` is the total.
+    @property
+    def partial_labels(self) -> bool:
+        """Trains with --labels N: the hidden labels are −1 and ``set_labelled`` gets the known ones."""
+        return self.cfg.label_use == "partial"
 
-        Corruption is applied when ``corrupt`` (default: in training mode); the target is the clean x.
-        """
-        cfg = self.cfg
-        corrupt = self.training if corrupt is None else corrupt
-        target = x
-        if corrupt and cfg.corruption != "none":
-            if cfg.noise_samples > 1:
-                target = x.repeat_interleave(cfg.noise_samples, 0)
-            x_in = self.corrupt(target)
-        else:
-            x_in = x
-        h = self._encode(x_in)
-        params = self._decode(h)
-        terms: Terms = {"recon": self.likelihood.nll_mean(params, target)}
-        total = terms["recon"]
-        if cfg.l1:
-            terms["l1"] = l1_code(h)
-            total = total + cfg.l1 * terms["l1"]
-        if cfg.sparsity_weight:
-            terms["sparsity"] = kl_sparsity(h, cfg.sparsity_target)
-            total = total + cfg.sparsity_weight * terms["sparsity"]
-        if cfg.contractive:
-            h_clean = h if x_in is x else self._encode(x)
-            if self._single_sigmoid_layer:
-                terms["contractive"] = contractive_closed_form(h_clean, self.encoder.layers[0].weight)
-            else:
-                terms["contractive"] = contractive_exact(self._encode, x)
-            total = total + cfg.contractive * terms["contractive"]
-        if cfg.stochastic_contractive:
-            h_clean = h if x_in is x else self._encode(x)
-            h_noisy = self._encode(x + cfg.sc_sigma * torch.randn_like(x))
-            terms["stochastic_contractive"] = stochastic_contractive(h_clean, h_noisy)
-            total = total + cfg.stochastic_contractive * terms["stochastic_contractive"]
-        if cfg.weight_decay:
-            terms["weight_decay"] = weight_decay(self)
-            total = total + cfg.weight_decay * terms["weight_decay"]
-        terms["loss"] = total
-        return terms
+    def class_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of q(y | x) for model-space ``x`` (families with ``can_classify``)."""
+        raise AekitError(f"{type(self).__name__} does not predict classes",
+                         "train a model that does: cvae, m1m2 or aae-semi")
 
-    # ---- the public API: NumPy or tensors in, the same kind out ----------------------------------
+    # ---- labels -------------------------------------------------------------------------------------
+    @property
+    def n_classes(self) -> int:
+        return int(getattr(self.cfg, "n_classes", 0))
+
+    def label_tensor(self, label: Any, n: int, allow_unlabelled: bool = False) -> torch.Tensor:
+        """``n`` class indices (CPU long) from one label or one per example; range-checked."""
+        if not self.n_classes:
+            raise AekitError(f"{type(self).__name__} was trained without labels", "drop the label")
+        y = torch.as_tensor(np.asarray(label.cpu() if isinstance(label, torch.Tensor) else label)).long()
+        y = y.expand(n).clone() if y.dim() == 0 else y.reshape(-1)
+        if len(y) != n:
+            raise AekitError(f"{len(y)} labels given for {n} examples", "give one label, or one per example")
+        bad = y[((y < -1) if allow_unlabelled else (y < 0)) | (y >= self.n_classes)]
+        if len(bad):
+            raise AekitError(f"label {int(bad[0])} is not one of the model's classes 0..{self.n_classes - 1}",
+                             f"give a label from 0 to {self.n_classes - 1}" + (" (-1: unknown)" if allow_unlabelled else ""))
+        return y
+
+    # ---- model space ----------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        return self.input_shift.device
 
-    def _check_input(self, t: torch.Tensor) -> torch.Tensor:
-        if t.dim() == len(self.input_shape):  # a single example
-            t = t.unsqueeze(0)
-        if tuple(t.shape[1:]) != self.input_shape:
-            if math.prod(t.shape[1:]) == self.input_dim:
-                t = t.reshape(t.shape[0], *self.input_shape)
+    def check_input(self, t: torch.Tensor) -> torch.Tensor:
+        """A batch shaped (N, *input_shape): adds the batch dimension to a single example, the channel
+        dimension to (N, H, W) one-channel images, and unflattens (N, D) vectors of the right width."""
+        shape = self.input_shape
+        if tuple(t.shape) == shape or (len(shape) == 3 and shape[0] == 1 and tuple(t.shape) == shape[1:]):
+            t = t.reshape(1, *shape)  # one example
+        elif len(shape) == 3 and shape[0] == 1 and t.dim() == 3 and tuple(t.shape[1:]) == shape[1:]:
+            t = t.unsqueeze(1)  # (N, H, W) one-channel images
+        if t.dim() < 2 or tuple(t.shape[1:]) != shape:
+            if t.dim() >= 2 and math.prod(t.shape[1:]) == self.input_dim:
+                t = t.reshape(t.shape[0], *shape)
             else:
                 raise AekitError(
-                    f"the model expects examples of shape {self.input_shape} ({self.input_dim} values), got {tuple(t.shape[1:])}",
-                    "give data of the width the model was trained on (see its config.yaml: model.input_shape)",
+                    f"the model expects examples of shape {shape} ({self.input_dim} values), got {tuple(t.shape[1:]) if t.dim() else ()}",
+                    "give data of the shape the model was trained on (see its config.yaml: model.input_shape)",
                 )
         return t
 
@@ -236,7 +303,12 @@ class Autoencoder(nn.Module):
     def from_model_space(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.input_scale + self.input_shift
 
-    def _evaluating(self, fn: Callable[[], Any]) -> Any:
+    def as_input(self, x: Any) -> tuple[torch.Tensor, bool]:
+        """(a CPU float32 batch of data-space examples, whether ``x`` was a tensor)."""
+        t, was_tensor = _numpy_in(x, images=len(self.input_shape) == 3)
+        return self.check_input(t), was_tensor
+
+    def evaluating(self, fn: Callable[[], Any]) -> Any:
         """``fn()`` in eval mode under inference_mode, restoring the training flag afterwards."""
         was_training = self.training
         self.eval()
@@ -246,65 +318,81 @@ class Autoencoder(nn.Module):
         finally:
             self.train(was_training)
 
-    def _batched(self, fn: Callable[[torch.Tensor], torch.Tensor], t: torch.Tensor, batch_size: int) -> torch.Tensor:
-        outs = self._evaluating(lambda: [fn(t[i: i + batch_size].to(self.device)) for i in range(0, t.shape[0], batch_size)])
-        return torch.cat(outs) if outs else t.new_zeros((0,))
+    def batches(self, n: int, batch_size: int, desc: str = "", progress: bool = False):
+        """Slices over n examples, with a progress bar when ``progress``."""
+        starts = range(0, n, batch_size)
+        return (slice(i, i + batch_size) for i in iterate(starts, len(starts), desc, "batch", progress))
+
+    def map_batches(self, fn: Callable[..., torch.Tensor], *arrays: torch.Tensor | None, batch_size: int = 1024,
+                    desc: str = "", progress: bool = False) -> torch.Tensor:
+        """``fn`` over aligned batches of ``arrays`` (None passes through), moved to the model's
+        device, in eval mode; the results concatenated on the CPU."""
+        n = arrays[0].shape[0]
+
+        def run() -> list[torch.Tensor]:
+            return [fn(*(a[s].to(self.device) if a is not None else None for a in arrays)).cpu()
+                    for s in self.batches(n, batch_size, desc, progress)]
+
+        outs = self.evaluating(run)
+        return torch.cat(outs) if outs else torch.zeros(0)
 
     @staticmethod
     def _back(out: torch.Tensor, like: torch.Tensor, was_tensor: bool) -> Any:
-        if was_tensor:
-            return out.to(like.device)
-        return out.cpu().numpy()
+        return out.to(like.device) if was_tensor else out.numpy()
 
-    def encode(self, x: Any, batch_size: int = 1024) -> Any:
-        """Codes z for inputs ``x`` (deterministic). NumPy in → NumPy out; tensor in → tensor out."""
-        t, was_tensor = _as_tensor(x)
-        t = self._check_input(t)
-        z = self._batched(lambda b: self._encode(self.to_model_space(b)), t, batch_size)
+    # ---- the public API: data units, NumPy or tensors in, the same kind out ---------------------------
+    def encode(self, x: Any, batch_size: int = 1024, *, y: Any = None) -> Any:
+        """Codes z of ``x`` (deterministic: the posterior mean for probabilistic encoders). A
+        conditional encoder uses the labels ``y`` when given (−1: its own prediction)."""
+        t, was_tensor = self.as_input(x)
+        yt = self.label_tensor(y, t.shape[0], allow_unlabelled=True) if y is not None else None
+        z = self.map_batches(lambda b, yb: self.code(self.to_model_space(b), yb), t, yt, batch_size=batch_size)
         return self._back(z, t, was_tensor)
 
-    def decode(self, z: Any, batch_size: int = 1024) -> Any:
-        """The decoder's mean for codes ``z`` (probabilities for a Bernoulli), in the input's shape."""
-        t, was_tensor = _as_tensor(z)
-        if t.dim() == 1:
-            t = t.unsqueeze(0)
-        if t.shape[-1] != self.cfg.latent_dim:
-            raise AekitError(f"the model's codes have {self.cfg.latent_dim} dimensions, got {t.shape[-1]}")
-        out = self._batched(lambda b: self.from_model_space(self.likelihood.mean(self._decode(b))), t, batch_size)
+    def decode(self, z: Any, batch_size: int = 1024, *, label: Any = None) -> Any:
+        """The decoder's mean for codes ``z`` (probabilities for a Bernoulli), in data units and the
+        input's shape. Models with a label input decode with ``label`` (one, or one per code)."""
+        t = z if isinstance(z, torch.Tensor) else torch.from_numpy(np.asarray(z, dtype=np.float32))
+        was_tensor = isinstance(z, torch.Tensor)
+        t = t.float().unsqueeze(0) if t.dim() == 1 else t.float()
+        if t.dim() != 2 or t.shape[-1] != self.cfg.latent_dim:
+            raise AekitError(f"the model's codes have {self.cfg.latent_dim} dimensions, got shape {tuple(t.shape)}",
+                             f"give codes of shape (N, {self.cfg.latent_dim})")
+        yt = self.label_tensor(label, t.shape[0]) if label is not None else None
+        out = self.map_batches(lambda b, yb: self.data_mean(b, yb), t, yt, batch_size=batch_size)
         return self._back(out, t, was_tensor)
 
-    def reconstruct(self, x: Any, batch_size: int = 1024) -> Any:
-        """decode(encode(x)) as the decoder's mean, in the same shape as ``x``."""
-        t, was_tensor = _as_tensor(x)
-        shape = tuple(t.shape)
-        t = self._check_input(t)
+    def data_mean(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's mean in data units for model-side codes and labels."""
+        return self.from_model_space(self.likelihood.mean(self.decoder_params(z, y)))
 
-        def rec(b: torch.Tensor) -> torch.Tensor:
-            return self.from_model_space(self.likelihood.mean(self._recon_params(self.to_model_space(b))))
+    def reconstruct(self, x: Any, batch_size: int = 1024, *, y: Any = None) -> Any:
+        """decode(encode(x)) as the decoder's mean, in the shape of ``x``."""
+        shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+        t, was_tensor = self.as_input(x)
+        yt = self.label_tensor(y, t.shape[0], allow_unlabelled=True) if y is not None else None
 
-        out = self._batched(rec, t, batch_size).reshape(shape)
+        def rec(b: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+            return self.from_model_space(self.likelihood.mean(self.recon_params(self.to_model_space(b), yb)))
+
+        out = self.map_batches(rec, t, yt, batch_size=batch_size).reshape(shape)
         return self._back(out, t, was_tensor)
 
-    # ---- hooks that richer families override (generation, labels, extra figures) -----------------
-    can_sample = False  # True for models with a prior p(z) to sample from
+    def predict_proba(self, x: Any, batch_size: int = 1024) -> Any:
+        """q(y | x) for each example: (N, K)."""
+        if not self.can_classify:
+            self.class_logits(torch.zeros(0))  # raises the family's message
+        t, was_tensor = self.as_input(x)
+        p = self.map_batches(lambda b: torch.softmax(self.class_logits(self.to_model_space(b)).float(), -1), t, batch_size=batch_size)
+        return self._back(p, t, was_tensor)
 
-    def sample(self, n: int, label: int | None = None, seed: int | None = None) -> np.ndarray:
-        """Draw ``n`` examples from the model's prior (data space, the decoder's mean)."""
-        from .registry import MODELS
+    def classify(self, x: Any, batch_size: int = 1024) -> Any:
+        """The most likely class of each example: (N,) integers."""
+        p = self.predict_proba(x, batch_size)
+        return p.argmax(-1)
 
-        able = sorted(name for name, spec in MODELS.items() if getattr(spec.cls, "can_sample", False))
-        raise AekitError(
-            f"{type(self).__name__} has no prior to sample from",
-            f"train a model that can sample ({', '.join(able)}), or use the GMM sampler fitted to the codes: --sampler gmm",
-        )
-
-    def set_labelled(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Semi-supervised models receive the labelled training examples here before training."""
-
-    def extra_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, Any]:
-        """Family-specific test figures (model-space inputs), merged into metrics.json."""
-        return {}
-
-    def report_sections(self, data: Any) -> list[tuple[str, Any]]:
-        """Family-specific report figures: (heading, Figure or zero-argument callable making one)."""
-        return []
+    def _seeded_codes(self, n: int, seed: int | None) -> torch.Tensor:
+        if n < 0:
+            raise AekitError(f"the number of samples must be >= 0, got {n}")
+        g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        return torch.randn((int(n), self.cfg.latent_dim), generator=g)

@@ -1,7 +1,7 @@
 """One registry of model presets: name → (model class, config class, default overrides).
 
-Adding a model family is one module with ``@register(...)`` calls; the CLI, ``aekit models``,
-``aekit.load`` and the conformance tests pick it up from here.
+Adding a model family is one module with ``register(...)`` calls (imported by ``_families``
+below); the CLI, ``aekit models``, ``aekit.load`` and the conformance tests pick it up from here.
 """
 from __future__ import annotations
 
@@ -20,34 +20,73 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
 
     def make_config(self, **overrides: Any) -> Any:
+        """The preset's config: the config class's defaults, the preset's, then ``overrides``. A key
+        of another family is an error naming the presets that have it."""
+        from ..config import update_dataclass
+
+        own = set(self.config_cls.__dataclass_fields__)
+        for key in overrides:
+            if str(key).replace("-", "_") not in own:
+                raise foreign_key(self, str(key).replace("-", "_"))
         cfg = self.config_cls()
-        for k, v in {**self.defaults, **overrides}.items():
-            if not hasattr(cfg, k):
-                raise TypeError(f"{self.config_cls.__name__} has no field {k!r}")
-            setattr(cfg, k, v)
+        update_dataclass(cfg, {**self.defaults, **overrides}, "model")
         return cfg
+
+    def build(self, cfg: Any = None, **overrides: Any) -> Any:
+        """A model of this preset (untrained) from ``cfg``, or from the preset's config with ``overrides``."""
+        model = self.cls(cfg if cfg is not None else self.make_config(**overrides))
+        model.preset = self.name
+        return model
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
+def foreign_key(spec: ModelSpec, key: str) -> Exception:
+    """The error for a model key the preset does not have: the presets that have it, or the nearest key."""
+    from ..errors import AekitError, closest
+
+    _families()
+    users = [n for n, s in MODELS.items() if key in s.config_cls.__dataclass_fields__]
+    own = list(spec.config_cls.__dataclass_fields__)
+    near = closest(key, own)
+    if users:
+        return AekitError(f"model.{key} is not an option of {spec.name}: it belongs to {', '.join(users)}",
+                          f"drop model.{key}, or train one of those models" + (f" (did you mean model.{near}?)" if near else "")
+                          + f"; `aekit models {spec.name}` lists the options of {spec.name}")
+    return AekitError(f"unknown key model.{key}", (f"did you mean model.{near}? " if near else "")
+                      + f"`aekit models {spec.name}` lists the options of {spec.name}")
+
+
 def register(name: str, cls: type, config_cls: type, describe: str, **defaults: Any) -> None:
     if name in MODELS:
         raise ValueError(f"model {name!r} registered twice")
+    fields = set(config_cls.__dataclass_fields__)
+    bad = sorted(set(defaults) - fields)
+    if bad:
+        raise ValueError(f"preset {name!r}: {config_cls.__name__} has no field {', '.join(bad)}")
     MODELS[name] = ModelSpec(name, cls, config_cls, describe, defaults)
 
 
-def get_spec(name: str) -> ModelSpec:
-    from . import presets  # noqa: F401  (registers the built-in presets)
+def _families() -> None:
+    """Import every family module (each registers its presets), in the order `aekit models` lists them."""
+    from . import ae  # noqa: F401,I001
+    from . import stacked  # noqa: F401
+    from . import vae  # noqa: F401
+    from . import cvae  # noqa: F401
+    from . import m1m2  # noqa: F401
+    from . import aae  # noqa: F401
 
+
+def get_spec(name: str) -> ModelSpec:
+    _families()
     if name not in MODELS:
         raise unknown_choice("model", name, MODELS)
     return MODELS[name]
 
 
 def all_specs() -> list[ModelSpec]:
-    from . import presets  # noqa: F401
-
+    _families()
     return list(MODELS.values())
 
 

@@ -31,7 +31,8 @@ def _mlp(cfg: Any, input_shape: tuple[int, ...], enc_out: int, enc_in_extra: int
 
     d = math.prod(input_shape)
     enc_dims = [d + enc_in_extra, *cfg.hidden, enc_out]
-    enc_acts = [cfg.activation] * len(cfg.hidden) + [cfg.code_activation]
+    # families with Gaussian or categorical heads have no code_activation: their heads are linear
+    enc_acts = [cfg.activation] * len(cfg.hidden) + [getattr(cfg, "code_activation", "linear")]
     encoder = MLP(enc_dims, enc_acts, init=cfg.init)
     dec_dims = [cfg.latent_dim + dec_in_extra, *cfg.hidden[::-1], dec_out or d]
     dec_acts = [cfg.activation] * len(cfg.hidden) + ["linear"]  # decoder emits likelihood params

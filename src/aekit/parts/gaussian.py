@@ -29,3 +29,10 @@ def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
 def kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(μ, diag σ²) ‖ N(0, I)) per dimension (same shape as μ): ½(μ² + σ² − 1 − log σ²)."""
     return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar)
+
+
+def split_gaussian(h: torch.Tensor, logvar_min: float, logvar_max: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(μ, log σ²) from an encoder's output [μ | log σ²] (last dimension 2·D), in float32 (so the
+    KL and the densities are computed in full precision under autocast), log σ² clamped."""
+    mu, logvar = h.float().chunk(2, dim=-1)
+    return mu, logvar.clamp(logvar_min, logvar_max)

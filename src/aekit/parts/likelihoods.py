@@ -2,7 +2,8 @@
 
 ``nll(params, x)`` returns −log p(x | z) per example, summed over every data dimension (shape
 (B,)). ``mean(params)`` is the decoder's mean: probabilities for a Bernoulli, μ for a Gaussian.
-``params`` is the decoder's raw output (logits for the Bernoulli).
+``params`` is the decoder's raw output (logits for the Bernoulli); it is cast to float32 first, so
+under mixed-precision autocast the likelihood and its reduction are computed in full precision.
 """
 from __future__ import annotations
 
@@ -12,13 +13,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import unknown_choice
+from ..errors import AekitError, unknown_choice
 
 LOG_2PI = math.log(2 * math.pi)
 
 
 def _flat(t: torch.Tensor) -> torch.Tensor:
     return t.reshape(t.shape[0], -1)
+
+
+def _full(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in at least float32 (bf16/fp16 from autocast are upcast; float64 stays)."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
 class Likelihood(nn.Module):
@@ -41,14 +47,14 @@ class Bernoulli(Likelihood):
     name = "bernoulli"
 
     def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return _flat(F.binary_cross_entropy_with_logits(params, x, reduction="none")).sum(1)
+        return _flat(F.binary_cross_entropy_with_logits(_full(params), x, reduction="none")).sum(1)
 
     def nll_mean(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         # one reduction kernel, no (B, D) intermediate: the hot path of every Bernoulli model
-        return F.binary_cross_entropy_with_logits(params, x, reduction="sum") / x.shape[0]
+        return F.binary_cross_entropy_with_logits(_full(params), x, reduction="sum") / x.shape[0]
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(params)
+        return torch.sigmoid(_full(params))
 
 
 class Gaussian(Likelihood):
@@ -59,16 +65,16 @@ class Gaussian(Likelihood):
     def __init__(self, sigma: float = 1.0):
         super().__init__()
         if not sigma > 0:
-            raise ValueError(f"Gaussian likelihood needs sigma > 0, got {sigma}")
+            raise AekitError(f"a Gaussian likelihood needs sigma > 0, got {sigma}", "e.g. --set model.sigma=1.0")
         self.sigma = float(sigma)
 
     def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        sq = _flat((params - x) ** 2).sum(1)
+        sq = _flat((_full(params) - x) ** 2).sum(1)
         d = sq.new_tensor(float(x[0].numel()))
         return sq / (2 * self.sigma**2) + d * (math.log(self.sigma) + 0.5 * LOG_2PI)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        return params
+        return _full(params)
 
 
 class GaussianLearnedSigma(Likelihood):
@@ -85,11 +91,11 @@ class GaussianLearnedSigma(Likelihood):
 
     def nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         log_s = self.log_sigma.clamp(-6.0, 3.0)
-        r = _flat(params - x)
+        r = _flat(_full(params) - x)
         return (r**2 / (2 * torch.exp(2 * log_s)) + log_s + 0.5 * LOG_2PI).sum(1)
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
-        return params
+        return _full(params)
 
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")

@@ -52,6 +52,17 @@ class Prior:
     def describe(self) -> str:
         return self.name
 
+    def lattice(self, n: int) -> torch.Tensor:
+        """An n × n grid of 2-D codes over the prior, (n·n, 2), row-major: z₁ rising along each row,
+        z₂ falling down the rows (as a scatter plot's axes). It spans the central 98% of the prior's
+        mass in each coordinate (5,000 seeded draws); the normal prior places it by its quantiles."""
+        if self.dim != 2:
+            raise AekitError(f"a lattice over the prior needs 2-D codes, this prior has {self.dim}",
+                             "train with --latent-dim 2 to draw the manifold grid")
+        s = self.sample(5000, generator=torch.Generator().manual_seed(0))
+        axes = [torch.linspace(float(torch.quantile(s[:, i], 0.01)), float(torch.quantile(s[:, i], 0.99)), n) for i in (0, 1)]
+        return _grid(axes[0], axes[1])
+
     def _check_labels(self, n: int, labels: torch.Tensor | None) -> torch.Tensor | None:
         if labels is None:
             return None
@@ -97,6 +108,14 @@ class Normal(Prior):
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         return -0.5 * (LOG_2PI + 2 * math.log(self.std) + (z / self.std) ** 2).sum(-1)
+
+    def lattice(self, n: int) -> torch.Tensor:
+        """Points at the quantiles Φ⁻¹(linspace(0.05, 0.95, n))·std, so equal prior mass lies between
+        neighbours (Kingma & Welling 2014, figure 4)."""
+        if self.dim != 2:
+            return super().lattice(n)
+        q = math.sqrt(2) * torch.erfinv(2 * torch.linspace(0.05, 0.95, n, dtype=torch.float64) - 1) * self.std
+        return _grid(q.float(), q.float())
 
     def describe(self) -> str:
         return f"N(0, {self.std:g}² I) in {self.dim}-D"
@@ -176,16 +195,25 @@ class SwissRoll(Prior):
         return f"2-D swiss roll (radius {self.radius:g}, {self.turns:g} turns, {self.n_components} segments, noise std {self.std:g})"
 
 
+def _grid(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-major (len(b)·len(a), 2): a along each row, b descending down the rows."""
+    z1, z2 = torch.meshgrid(a, b.flip(0), indexing="xy")
+    return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+
+
 def make_prior(name: str, dim: int, *, std: float | None = None, k: int | None = None,
                radius: float | None = None) -> Prior:
     """The prior ``name`` (normal | mixture | swiss-roll) over ``dim`` dimensions.
 
-    Options left as None take the prior's own default; options a prior has no use for (a radius
-    for the normal prior) are ignored, so one model config can carry them all.
+    Options left as None take the prior's own default; an option the prior has no use for (a
+    radius or components for the normal prior) is an error.
     """
     opts = {key: v for key, v in (("std", std), ("k", k), ("radius", radius)) if v is not None}
     if name == "normal":
-        return Normal(dim, **{k_: v for k_, v in opts.items() if k_ == "std"})
+        extra = sorted(set(opts) - {"std"})
+        if extra:
+            raise AekitError(f"the normal prior has no {' or '.join(extra)}", "set those only for the mixture or swiss-roll prior")
+        return Normal(dim, **opts)
     if name == "mixture":
         return MixtureOfGaussians(dim, **opts)
     if name == "swiss-roll":

@@ -21,8 +21,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-__all__ = ["image_grid", "save_image_grid", "grid_array", "reconstructions", "loss_curves", "latent_map",
-           "filters", "fig_to_base64_png", "HISTORY_META_KEYS"]
+__all__ = ["image_grid", "save_image_grid", "grid_array", "tiled", "bar_chart", "report_item", "reconstructions", "loss_curves",
+           "latent_map", "filters", "fig_to_base64_png", "HISTORY_META_KEYS"]
 
 # history columns that are bookkeeping, not loss terms
 HISTORY_META_KEYS = ("stage", "epoch", "lr", "epoch_time_s", "samples_per_s")
@@ -115,6 +115,54 @@ def grid_array(images: np.ndarray, nrow: int, pad: int = 2, scale: int = 1, pad_
         y, x = pad + r * (h + pad), pad + c * (w + pad)
         out[y: y + h, x: x + w] = imgs[i]
     return (out * 255.0 + 0.5).astype(np.uint8)
+
+
+def tiled(images: np.ndarray, nrow: int, title: str = "") -> "Figure":
+    """Images (N, C, H, W) tiled into one picture on one Axes (quick to draw however many), ``nrow``
+    to a row; the figure's size follows the picture's."""
+    grid = grid_array(images, nrow)
+    h, w = grid.shape[:2]
+    side = min(10.0, w / 40 + 0.4)
+    fig = _new_figure((side, side * h / w + (0.4 if title else 0.1)))
+    ax = fig.subplots()
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig
+
+
+def bar_chart(values: Any, labels: Sequence[str] | None = None, title: str = "", ylabel: str = "") -> "Figure":
+    """One bar per value (e.g. a per-dimension figure), labelled by ``labels`` or the index."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    n = len(v)
+    fig = _new_figure((max(4.0, 0.28 * n + 1.5), 3.2))
+    ax = fig.subplots()
+    ax.bar(np.arange(n), v, color="#4c72b0")
+    names = list(labels) if labels is not None else [str(i) for i in range(n)]
+    ax.set_xticks(np.arange(n), names, fontsize=7 if n > 20 else 8, rotation=90 if n > 40 else 0)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def report_item(item: Any) -> "Figure":
+    """The figure of a model's :class:`aekit.models.ReportItem` (images, bars or scatter)."""
+    if item.kind == "images":
+        return tiled(item.data, item.nrow)
+    if item.kind == "bars":
+        return bar_chart(item.data, item.labels, item.heading, item.axes[1])
+    if item.kind == "scatter":
+        fig = _new_figure((6.6, 5.2))
+        ax = fig.subplots()
+        if item.background is not None:
+            bg = np.asarray(item.background)
+            ax.scatter(bg[:, 0], bg[:, 1], s=4, c="0.75", lw=0, label="prior samples")
+        draw_latent_map(fig, ax, np.asarray(item.data), item.labels, item.caption or item.heading)
+        ax.set(xlabel=item.axes[0] or "z1", ylabel=item.axes[1] or "z2")
+        return fig
+    raise ValueError(f"unknown report item kind {item.kind!r}")
 
 
 def save_image_grid(images: np.ndarray, path: str | Path, nrow: int, scale: int | None = None, pad: int = 2) -> Path:

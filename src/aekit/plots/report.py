@@ -323,18 +323,15 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
             cap = None
         sections.append(("First-layer filters", _figure_html("first-layer filters", filt_fig, cap)))
 
-    # the model family's own figures (samples, manifold grid, KL per dimension, ...)
+    # the model family's own figures (samples, manifold grid, analogies, codes over the prior, ...)
     try:
         own = list(model.report_sections(data)) if hasattr(model, "report_sections") else []
     except Exception as e:  # a report never fails a run
         log.warning("report: model figures unavailable: %s", _reason(e))
-        own = [("Model figures", None)]
-    for heading, fig in own:
-        if fig is None:
-            sections.append((str(heading), '<p class="unavailable">figure unavailable</p>\n'))
-            continue
-        make = fig if callable(fig) else (lambda f=fig: f)
-        sections.append((str(heading), _figure_html(str(heading), make)))
+        sections.append(("Model figures", f'<p class="unavailable">figure unavailable: {_esc(_reason(e))}</p>\n'))
+        own = []
+    for item in own:
+        sections.append((item.heading, _figure_html(item.heading, lambda it=item: F.report_item(it), item.caption or None)))
 
     if config is not None:
         sections.append(("Configuration", f"<pre>{_esc(_config_text(config))}</pre>\n"))

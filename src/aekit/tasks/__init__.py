@@ -1,4 +1,4 @@
 """What users do with a trained model: generate, interpolate, walk the latent space."""
-from .generate import GMMSampler, interpolate, latent_lattice, slerp
+from .generate import GMMSampler, interpolate, slerp
 
-__all__ = ["GMMSampler", "interpolate", "latent_lattice", "slerp"]
+__all__ = ["GMMSampler", "interpolate", "slerp"]

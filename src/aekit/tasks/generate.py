@@ -4,8 +4,7 @@
   data); lets models without a prior (plain AEs) generate, and often sharpens VAE samples.
   Saved as JSON next to the run, never pickled.
 - ``interpolate``: linear or spherical paths between the codes of two inputs.
-- ``latent_lattice``: the "learned manifold" lattice for 2-D codes, placed by the prior's
-  inverse CDF (Kingma & Welling 2014, figure 4).
+- The "learned manifold" lattice for 2-D codes is the prior's: ``Prior.lattice`` (parts/priors.py).
 """
 from __future__ import annotations
 
@@ -47,18 +46,6 @@ def interpolate(model: Any, x_from: np.ndarray, x_to: np.ndarray, steps: int = 1
     return np.asarray(model.decode(path.astype(np.float32)))
 
 
-def latent_lattice(n: int = 20, lo: float = 0.05, hi: float = 0.95, dim: int = 2) -> np.ndarray:
-    """An n×n lattice of 2-D codes placed by the standard normal's inverse CDF, row-major with the
-    second coordinate decreasing down the rows (so the decoded grid reads like the scatter plot)."""
-    if dim != 2:
-        raise AekitError(f"the manifold lattice needs 2-D codes, the model has {dim}", "train with --latent-dim 2")
-    from scipy.stats import norm
-
-    g = norm.ppf(np.linspace(lo, hi, n))
-    zz = np.array([[x, y] for y in g[::-1] for x in g], dtype=np.float32)
-    return zz
-
-
 @dataclass
 class GMMSampler:
     """A Gaussian mixture over codes: fit on training codes, sample codes, decode them."""
@@ -66,6 +53,7 @@ class GMMSampler:
     weights: np.ndarray
     means: np.ndarray
     covariances: np.ndarray  # full (k, d, d)
+    key: dict[str, Any] | None = None  # what it was fitted for (weights' hash, seed): a cache checks it
 
     @classmethod
     def fit(cls, codes: np.ndarray, n_components: int = 10, seed: int = 0) -> "GMMSampler":
@@ -90,13 +78,13 @@ class GMMSampler:
         return np.asarray(model.decode(self.sample_codes(n, seed)))
 
     def save(self, path: Path) -> None:
-        atomic_write_json(Path(path), {"kind": "gmm", "weights": self.weights.tolist(), "means": self.means.tolist(),
-                                       "covariances": self.covariances.tolist()})
+        atomic_write_json(Path(path), {"kind": "gmm", "key": self.key, "weights": self.weights.tolist(),
+                                       "means": self.means.tolist(), "covariances": self.covariances.tolist()})
 
     @classmethod
     def load(cls, path: Path) -> "GMMSampler":
         try:
             d = json.loads(Path(path).read_text())
-            return cls(np.asarray(d["weights"]), np.asarray(d["means"]), np.asarray(d["covariances"]))
+            return cls(np.asarray(d["weights"]), np.asarray(d["means"]), np.asarray(d["covariances"]), d.get("key"))
         except (OSError, ValueError, KeyError) as e:
             raise AekitError(f"{path} is not a GMM sampler file ({e})", "delete it; `aekit sample --sampler gmm` refits it") from None

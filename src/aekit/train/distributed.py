@@ -49,3 +49,13 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
 def teardown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def all_gather(t: torch.Tensor, info: DistInfo, device: torch.device) -> list[torch.Tensor]:
+    """Every rank's ``t`` (same shape and dtype on each), as CPU tensors in rank order."""
+    if not info.enabled:
+        return [t.cpu()]
+    src = t.to(device)
+    out = [torch.empty_like(src) for _ in range(info.world)]
+    dist.all_gather(out, src)
+    return [o.cpu() for o in out]

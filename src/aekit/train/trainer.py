@@ -5,20 +5,26 @@ every batch, each phase with its own optimiser. The trainer knows nothing else a
 
 Speed, by design: in-memory data lives on the target device as one tensor, shuffled once per
 epoch, and batches are contiguous slices of it; loss terms accumulate on the device and are read
-back only when the progress display refreshes and at the end of an epoch.
+back only when the progress display refreshes and at the end of an epoch; the forward pass and
+loss run under autocast when ``train.precision`` asks for bf16 or fp16 (precision.py).
 
 Reproducibility: the run's seed fixes the initial weights (set before the model is built by the
-caller), the shuffling generator and the global RNG used by corruptions. Checkpoints hold all of
-that state, so an interrupted or extended run resumes exactly (2 + 2 epochs = 4 epochs).
+caller), the shuffling generator and the global RNG used by corruptions (each rank its own stream
+under torchrun). Checkpoints (checkpoint.py) hold all of that state, so an interrupted or extended
+run resumes exactly (2 + 2 epochs = 4 epochs), under DDP too.
+
+Resume rules, one for every phase: the optimiser state (Adam's moments) continues; the
+hyperparameters come from the current config — each phase's base rate (its own, such as
+``model.disc_lr``, else ``train.lr``) times the schedule's factor at the current epoch
+(schedules.py), its betas and momentum — and the log says what changed. A run that had stopped
+early resumes with a fresh patience count (the best validation loss so far is kept).
 """
 from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +34,14 @@ from torch import nn
 
 from ..config import TrainConfig
 from ..errors import AekitError
+from ..io import load_state
+from ..progress import bar as progress_bar
+from ..progress import interactive, line
 from . import distributed as dist_
-from .checkpoint import load_state, save_state
+from .checkpoint import Checkpointing, Position
+from .loggers import make_loggers
+from .precision import autocast, grad_scaler, resolve_precision
+from .schedules import Plateau, lr_factor
 
 log = logging.getLogger("aekit.train")
 
@@ -39,7 +51,7 @@ class TrainingDiverged(AekitError):
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C: a checkpoint was written at the point of interruption."""
+    """Ctrl-C: a checkpoint was written at the point of interruption (None: the last epoch's is kept)."""
 
     def __init__(self, checkpoint: Path | None):
         self.checkpoint = checkpoint
@@ -49,49 +61,36 @@ class TrainingInterrupted(Exception):
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AekitError(f"--device {name} asked for, but no CUDA GPU is available", "use --device cpu (or auto)")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise AekitError(f"--device {name} asked for, but no CUDA GPU is available", "use --device cpu (or auto)")
+        idx = name.partition(":")[2]
+        if idx and (not idx.isdigit() or int(idx) >= torch.cuda.device_count()):
+            n = torch.cuda.device_count()
+            raise AekitError(f"--device {name}: this machine has {n} CUDA GPU{'s' if n != 1 else ''} (cuda:0..cuda:{n - 1})",
+                             "use --device cuda (the first GPU) or one of those")
     try:
         return torch.device(name)
     except RuntimeError:
         raise AekitError(f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from None
 
 
-@dataclass
-class _Position:
-    """Where training stands; saved in every checkpoint."""
-
-    stage: int = 0
-    epoch: int = 0          # epochs completed in the current stage
-    step: int = 0           # batches completed in the current epoch (non-zero only mid-epoch)
-    best: float = math.inf  # best validation loss (early stopping)
-    bad_epochs: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float | None = None,
-                    betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
+def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float, betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
-    lr = cfg.lr if lr is None else lr
-    extra = {"betas": tuple(betas)} if betas is not None and cfg.optimizer != "sgd" else {}
     if not params:
         raise ValueError("a training phase has no trainable parameters")
-    dev_ok = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
-    if cfg.optimizer in ("adam", "adamw"):
-        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-        # the fused kernel is the fastest path on CPU and GPU alike (see BENCHMARKS.md)
-        return cls(params, lr=lr, fused=dev_ok or None, **extra)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
-
-
-def _make_scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, epochs: int) -> Any:
-    if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
-    if cfg.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
-    if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.gamma, patience=2)
-    return None
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    extra = {"betas": tuple(betas)} if betas is not None else {}
+    # the fused kernel is the fastest path on CPU and GPU alike (see BENCHMARKS.md); it arrived on
+    # CPU in torch 2.4, so older builds (or other devices) use the default implementation
+    if all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params):
+        try:
+            return cls(params, lr=lr, fused=True, **extra)
+        except (RuntimeError, TypeError, ValueError):
+            pass
+    return cls(params, lr=lr, **extra)
 
 
 class _ArrayDataset(torch.utils.data.Dataset):
@@ -114,83 +113,71 @@ def _collate(batch: Any) -> Any:
     return batch
 
 
-class Trainer:
+class Trainer(Checkpointing):
     """Runs a model's training plan on arrays; writes checkpoints to ``checkpoint_dir``.
 
-    ``progress``: a progress bar on a terminal, plain per-epoch log lines otherwise.
-    ``on_epoch_end(row)`` callbacks see each history row as it is made.
+    ``progress``: a bar on a terminal or in a notebook and one line per epoch (stderr).
+    ``callbacks`` see each history row as it is made; ``log_dir`` is where ``train.log`` writes.
     """
 
-    def __init__(self, model: nn.Module, cfg: TrainConfig, checkpoint_dir: Path | None = None,
-                 progress: bool = True, callbacks: list[Callable[[dict[str, Any]], None]] | None = None):
+    def __init__(self, model: nn.Module, cfg: TrainConfig, checkpoint_dir: Path | None = None, progress: bool = True,
+                 callbacks: list[Callable[[dict[str, Any]], None]] | None = None, log_dir: Path | None = None):
         self.model = model
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.dist = dist_.setup(self.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
+        if self.dist.enabled and cfg.compile:
+            raise AekitError("train.compile is not supported under torchrun (DistributedDataParallel) in aekit",
+                             "drop --set train.compile=true for distributed runs")
+        self.precision = resolve_precision(cfg.precision, self.device)
+        self.scaler = grad_scaler(self.precision, self.device)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.progress = progress and not cfg.quiet and self.dist.is_main
         self.callbacks = list(callbacks or [])
+        if cfg.log and self.dist.is_main:
+            self.callbacks += make_loggers(cfg.log, log_dir or self.checkpoint_dir or Path("."))
         self.model.to(self.device)
-        self.pos = _Position()
+        self.pos = Position()
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
-        # corruption noise differs per rank; weights are broadcast from rank 0 by DDP
+        # each rank its own noise stream; the weights are broadcast from rank 0 by DDP
         torch.manual_seed(cfg.seed + 1000 * self.dist.rank)
         if self.device.type == "cuda":
             torch.cuda.manual_seed_all(cfg.seed + 1000 * self.dist.rank)
         self._epoch_start_gen: torch.Tensor | None = None
         self._sums: dict[str, torch.Tensor] = {}
         self._count = 0
+        self.phases: list[Any] = []
         self.optimizers: list[torch.optim.Optimizer] = []
-        self.schedulers: list[Any] = []
+        self._pending: dict[str, Any] | None = None  # optimiser states of a restored checkpoint
 
-    # ---- checkpoints ------------------------------------------------------------------------------
-    @property
-    def last_checkpoint(self) -> Path | None:
-        return self.checkpoint_dir / "last.safetensors" if self.checkpoint_dir else None
+    # ---- learning rates ------------------------------------------------------------------------------
+    def base_lr(self, phase: Any) -> float:
+        return self.cfg.lr if phase.lr is None else float(phase.lr)
 
-    def _state(self) -> dict[str, Any]:
-        p = self.pos
-        state = {
-            "model": self.model.state_dict(),
-            "optimizers": [o.state_dict() for o in self.optimizers],
-            "schedulers": [s.state_dict() if s is not None else None for s in self.schedulers],
-            "position": {"stage": p.stage, "epoch": p.epoch, "step": p.step, "best": p.best if math.isfinite(p.best) else None,
-                         "bad_epochs": p.bad_epochs, "history": p.history, "base_lr": self.cfg.lr},
-            "rng": {"torch": torch.get_rng_state(),
-                    "shuffle": self._epoch_start_gen if p.step and self._epoch_start_gen is not None else self.shuffle.get_state()},
-            "sums": {k: v for k, v in self._sums.items()} if p.step else {},
-            "count": self._count if p.step else 0,
-        }
-        if self.device.type == "cuda":
-            state["rng"]["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
+    def lr_at(self, phase: Any, epoch: int, epochs: int) -> float:
+        c = self.cfg
+        return self.base_lr(phase) * lr_factor(c.schedule, epoch, epochs, c.step_size, c.gamma, self.pos.plateau.factor)
 
-    def save_checkpoint(self, name: str = "last") -> Path | None:
-        if not self.checkpoint_dir or not self.dist.is_main:
-            return None
-        path = self.checkpoint_dir / f"{name}.safetensors"
-        save_state(path, self._state())
-        return path
+    def _set_hyperparameters(self, epoch: int, epochs: int) -> None:
+        for ph, opt in zip(self.phases, self.optimizers):
+            for g in opt.param_groups:
+                g["lr"] = self.lr_at(ph, epoch, epochs)
+                if "betas" in g and ph.betas is not None:
+                    g["betas"] = tuple(ph.betas)
+                if "momentum" in g:
+                    g["momentum"] = self.cfg.momentum
 
-    def _restore(self, path: Path) -> None:
-        state = load_state(path)
-        self.model.load_state_dict(state["model"])
-        self.model.to(self.device)
-        p = state["position"]
-        self.pos = _Position(p["stage"], p["epoch"], p["step"], p["best"] if p["best"] is not None else math.inf,
-                             p["bad_epochs"], list(p["history"]))
-        self._pending_opt = state["optimizers"], state["schedulers"]
-        self._saved_base_lr = p.get("base_lr")
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.shuffle.set_state(state["rng"]["shuffle"])
-        self._sums = {k: v.to(self.device) for k, v in state["sums"].items()}
-        self._count = state["count"]
+    def _begin_stage(self, stage: Any, epochs: int) -> None:
+        self.phases = list(stage.phases)
+        self.optimizers = [make_optimizer(ph.parameters(), self.cfg, self.base_lr(ph), ph.betas) for ph in self.phases]
+        if self._pending is not None:
+            self._load_optimizers(self._pending)
+            self._pending = None
+        self._set_hyperparameters(self.pos.epoch, epochs)
 
-    # ---- data -----------------------------------------------------------------------------------
+    # ---- data -----------------------------------------------------------------------------------------
     def _in_memory(self, x: np.ndarray) -> bool:
         if self.cfg.in_memory is not None:
             return self.cfg.in_memory
@@ -201,93 +188,9 @@ class Trainer:
             return None
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device)
 
-    # ---- the loop ---------------------------------------------------------------------------------
-    def fit(self, x_train: np.ndarray, y_train: np.ndarray | None = None, x_val: np.ndarray | None = None,
-            y_val: np.ndarray | None = None, resume: bool = False) -> list[dict[str, Any]]:
-        """Train through the model's plan; returns the history (one row per epoch)."""
-        if resume:
-            if self.last_checkpoint is None or not self.last_checkpoint.exists():
-                raise AekitError(f"--resume: no checkpoint at {self.last_checkpoint}", "train without --resume first")
-            self._restore(self.last_checkpoint)
-            log.info("resumed from %s (stage %d, epoch %d, step %d)", self.last_checkpoint, self.pos.stage, self.pos.epoch, self.pos.step)
-        in_memory = self._in_memory(x_train)
-        x_t = self._to_device(x_train, torch.float32) if in_memory else None
-        y_t = self._to_device(y_train, torch.long) if in_memory else None
-        xv = self._to_device(x_val, torch.float32)
-        yv = self._to_device(y_val, torch.long)
-        plan = self.model.training_plan()
-        multi = len(plan) > 1 or len(plan[0].phases) > 1
-        step_model: nn.Module = self.model
-        if self.dist.enabled:
-            step_model = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=multi)
-        elif self.cfg.compile:
-            step_model = torch.compile(self.model)
-        try:
-            for si in range(self.pos.stage, len(plan)):
-                stage = plan[si]
-                epochs = self.cfg.epochs if stage.epochs is None else stage.epochs
-                self._begin_stage(si, stage, epochs)
-                while self.pos.epoch < epochs:
-                    row = self._run_epoch(step_model, stage, epochs, x_train, y_train, x_t, y_t, xv, yv, in_memory, len(plan) > 1)
-                    self.pos.history.append(row)
-                    for cb in self.callbacks:
-                        cb(row)
-                    if self.pos.epoch % self.cfg.checkpoint_every == 0 or self.pos.epoch == epochs:
-                        self.save_checkpoint("last")
-                    if self._early_stop(row, stage):
-                        break
-                if si + 1 < len(plan):  # the last stage stays current, so --resume can extend it
-                    self.pos.stage, self.pos.epoch, self.pos.step = si + 1, 0, 0
-                    self.pos.best, self.pos.bad_epochs = math.inf, 0
-                    self.optimizers, self.schedulers = [], []
-            self.save_checkpoint("last")
-            if self.cfg.early_stopping and self.checkpoint_dir and (self.checkpoint_dir / "best.safetensors").exists():
-                best = load_state(self.checkpoint_dir / "best.safetensors", self.device)
-                self.model.load_state_dict(best["model"])
-                log.info("restored the weights of the best validation epoch")
-        finally:
-            dist_.barrier(self.dist)
-        return self.pos.history
-
-    def _begin_stage(self, si: int, stage: Any, epochs: int) -> None:
-        self.optimizers = [_make_optimizer(ph.parameters(), self.cfg, ph.lr, ph.betas) for ph in stage.phases]
-        self.schedulers = [_make_scheduler(o, self.cfg, epochs) for o in self.optimizers]
-        pending = getattr(self, "_pending_opt", None)
-        if pending is not None:
-            opts, scheds = pending
-            if len(opts) == len(self.optimizers):
-                for o, s in zip(self.optimizers, opts):
-                    o.load_state_dict(s)
-                for sch, s in zip(self.schedulers, scheds):
-                    if sch is not None and s is not None:
-                        sch.load_state_dict(s)
-                self._apply_changed_settings(epochs)
-            self._pending_opt = None
-
-    def _apply_changed_settings(self, epochs: int) -> None:
-        """On resume, a new --lr rescales the restored learning rates and a new --epochs
-        stretches a cosine schedule; everything else continues exactly."""
-        old_lr = getattr(self, "_saved_base_lr", None)
-        if old_lr and old_lr != self.cfg.lr:
-            factor = self.cfg.lr / old_lr
-            for o in self.optimizers:
-                for g in o.param_groups:
-                    g["lr"] *= factor
-                    if "initial_lr" in g:
-                        g["initial_lr"] *= factor
-            for sch in self.schedulers:
-                if sch is not None and hasattr(sch, "base_lrs"):
-                    sch.base_lrs = [b * factor for b in sch.base_lrs]
-            log.info("resume: learning rate changed from %g to %g", old_lr, self.cfg.lr)
-        for sch in self.schedulers:
-            if isinstance(sch, torch.optim.lr_scheduler.CosineAnnealingLR):
-                sch.T_max = max(epochs, 1)
-
     def _batches(self, n: int, in_memory: bool, x_t: torch.Tensor | None, y_t: torch.Tensor | None,
                  x_np: np.ndarray, y_np: np.ndarray | None):
-        """Yields (step, x_batch, y_batch) for this epoch from ``self.pos.step`` on."""
+        """Yields (step, steps, x_batch, y_batch) for this epoch from ``self.pos.step`` on."""
         B, W, r = self.cfg.batch_size, self.dist.world, self.dist.rank
         self._epoch_start_gen = self.shuffle.get_state()
         perm = torch.randperm(n, generator=self.shuffle)
@@ -314,70 +217,130 @@ class Trainer:
             for s, (xb, yb) in zip(range(start, steps), loader):
                 yield s, steps, xb.to(self.device, non_blocking=True), (yb.to(self.device, non_blocking=True) if yb is not None else None)
 
+    # ---- the loop -------------------------------------------------------------------------------------
+    def fit(self, x_train: np.ndarray, y_train: np.ndarray | None = None, x_val: np.ndarray | None = None,
+            y_val: np.ndarray | None = None, resume: bool = False) -> list[dict[str, Any]]:
+        """Train through the model's plan from where it stands (the start, or a restored checkpoint);
+        ``resume`` restores the last checkpoint first. Returns the history (one row per epoch)."""
+        if resume and not self.restored:
+            if self.last_checkpoint is None or not self.last_checkpoint.exists():
+                raise AekitError(f"--resume: no checkpoint at {self.last_checkpoint}", "train without --resume first")
+            self.restore(self.last_checkpoint)
+        in_memory = self._in_memory(x_train)
+        x_t = self._to_device(x_train, torch.float32) if in_memory else None
+        y_t = self._to_device(y_train, torch.long) if in_memory else None
+        xv = self._to_device(x_val, torch.float32)
+        yv = self._to_device(y_val, torch.long)
+        plan = self.model.training_plan()
+        multi = len(plan) > 1 or len(plan[0].phases) > 1
+        step_model: nn.Module = self.model
+        if self.dist.enabled:
+            step_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=multi)
+        elif self.cfg.compile:
+            step_model = torch.compile(self.model)
+        try:
+            for si in range(self.pos.stage, len(plan)):
+                stage = plan[si]
+                epochs = self.cfg.epochs if stage.epochs is None else stage.epochs
+                self._begin_stage(stage, epochs)
+                while self.pos.epoch < epochs and not self.pos.stopped_early:
+                    self._set_hyperparameters(self.pos.epoch, epochs)
+                    row = self._run_epoch(step_model, stage, epochs, x_train, y_train, x_t, y_t, xv, yv, in_memory, len(plan) > 1)
+                    self.pos.history.append(row)
+                    for cb in self.callbacks:
+                        cb(row)
+                    self._early_stop(row, stage)
+                    if self.pos.epoch % self.cfg.checkpoint_every == 0 or self.pos.epoch == epochs or self.pos.stopped_early:
+                        self.save_checkpoint("last")
+                if si + 1 < len(plan):  # the last stage stays current, so --resume can extend it
+                    self.pos.next_stage()
+                    self.optimizers = []
+            self.save_checkpoint("last")
+            if self.cfg.early_stopping and self.checkpoint_dir and (self.checkpoint_dir / "best.safetensors").exists():
+                best = load_state(self.checkpoint_dir / "best.safetensors", self.device)
+                self.model.load_state_dict(best["model"])
+                log.info("restored the weights of the best validation epoch")
+        finally:
+            for cb in self.callbacks:
+                if hasattr(cb, "close"):
+                    cb.close()
+            dist_.barrier(self.dist)
+        return self.pos.history
+
+    def _step(self, step_model: nn.Module, ph: Any, opt: torch.optim.Optimizer, ps: list[nn.Parameter],
+              xb: torch.Tensor, yb: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        with autocast(self.precision, self.device):
+            terms = step_model(xb, yb, phase=ph.name)
+        opt.zero_grad(set_to_none=True)
+        loss = terms["loss"]
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if self.cfg.clip_grad:
+                self.scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(ps, self.cfg.clip_grad)
+            self.scaler.step(opt)
+        else:
+            loss.backward()
+            if self.cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(ps, self.cfg.clip_grad)
+            opt.step()
+        return terms
+
     def _run_epoch(self, step_model: nn.Module, stage: Any, epochs: int, x_np: np.ndarray, y_np: np.ndarray | None,
                    x_t: torch.Tensor | None, y_t: torch.Tensor | None, xv: torch.Tensor | None, yv: torch.Tensor | None,
                    in_memory: bool, show_stage: bool) -> dict[str, Any]:
-        cfg = self.cfg
         self.model.train()
-        n = len(x_np)
         if self.pos.step == 0:
             self._sums, self._count = {}, 0
         multi_phase = len(stage.phases) > 1
         params = [[p for p in ph.parameters() if p.requires_grad] for ph in stage.phases]
         t0 = time.perf_counter()
         seen = 0
-        bar = None
-        label = f"{stage.name} " if show_stage else ""
-        desc = f"{label}epoch {self.pos.epoch + 1}/{epochs}"
-        if self.progress and sys.stderr.isatty():
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=None, desc=desc, unit="batch", leave=False, dynamic_ncols=True, file=sys.stderr)
+        desc = f"{stage.name + ' ' if show_stage else ''}epoch {self.pos.epoch + 1}/{epochs}"
+        bar = progress_bar(None, desc, "batch", self.progress)
         refresh = 50
         try:
-            for s, steps, xb, yb in self._batches(n, in_memory, x_t, y_t, x_np, y_np):
-                if bar is not None and bar.total is None:
+            for s, steps, xb, yb in self._batches(len(x_np), in_memory, x_t, y_t, x_np, y_np):
+                if bar.total is None:
                     bar.total = steps
                     bar.update(s)
+                bs = xb.shape[0]
                 for ph, opt, ps in zip(stage.phases, self.optimizers, params):
-                    terms = step_model(xb, yb, phase=ph.name)
-                    opt.zero_grad(set_to_none=True)
-                    terms["loss"].backward()
-                    if cfg.clip_grad:
-                        torch.nn.utils.clip_grad_norm_(ps, cfg.clip_grad)
-                    opt.step()
-                    bs = xb.shape[0]
+                    terms = self._step(step_model, ph, opt, ps, xb, yb)
                     for k, v in terms.items():
                         key = f"{ph.name}/{k}" if multi_phase else k
-                        v = v.detach() * bs
+                        v = v.detach().float() * bs
                         acc = self._sums.get(key)
                         self._sums[key] = v if acc is None else acc + v
-                self._count += xb.shape[0]
-                seen += xb.shape[0]
+                if self.scaler is not None:
+                    self.scaler.update()
+                self._count += bs
+                seen += bs
                 self.pos.step = s + 1
                 if (s + 1) % refresh == 0 or s + 1 == steps:
                     self._check_finite(s + 1)
-                    if bar is not None:
+                    if interactive() and self.progress:
                         el = time.perf_counter() - t0
-                        post = {k: f"{v.item() / self._count:.4g}" for k, v in self._sums.items()}
+                        post = {k: f"{v.item() / self._count:.4g}" for k, v in self._sums.items() if "/" not in k or k.endswith("/loss")}
                         post["samples/s"] = f"{seen / max(el, 1e-9):.0f}"
                         bar.set_postfix(post, refresh=False)
-                        bar.update(s + 1 - bar.n)
+                    bar.update(s + 1 - bar.n)
         except KeyboardInterrupt:
-            if bar is not None:
-                bar.close()
-            path = self.save_checkpoint("last")
-            raise TrainingInterrupted(path) from None
+            bar.close()
+            if self.dist.enabled:  # the other ranks cannot join a checkpoint now: the last epoch's stays
+                raise TrainingInterrupted(None) from None
+            raise TrainingInterrupted(self.save_checkpoint("last")) from None
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
         elapsed = time.perf_counter() - t0
         # epoch summary: one sync per epoch, summed over ranks
         keys = sorted(self._sums)
         total = dist_.all_reduce_sum(torch.stack([self._sums[k] for k in keys] + [torch.tensor(float(self._count), device=self.device)]), self.dist)
         vals = (total[:-1] / total[-1]).tolist()
         row: dict[str, Any] = {"stage": stage.name, "epoch": self.pos.epoch + 1}
-        row.update({k: v for k, v in zip(keys, vals)})
+        row.update(dict(zip(keys, vals)))
         if multi_phase and f"{stage.phases[0].name}/loss" in row:
             row["loss"] = row[f"{stage.phases[0].name}/loss"]  # the first phase is the model's main objective
         if xv is not None:
@@ -388,14 +351,11 @@ class Trainer:
         self.pos.epoch += 1
         self.pos.step = 0
         self._sums, self._count = {}, 0
-        for sch in self.schedulers:
-            if isinstance(sch, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sch.step(row.get("val_loss", row.get("loss", 0.0)))
-            elif sch is not None:
-                sch.step()
-        if not cfg.quiet and self.dist.is_main:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("stage", "epoch", "lr"))
-            log.info("%s: %s", desc, shown)
+        if self.cfg.schedule == "plateau":
+            self.pos.plateau.update(row.get("val_loss", row.get("loss", 0.0)), self.cfg.patience, self.cfg.gamma)
+        if self.progress:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("stage", "epoch", "lr") and "/" not in k)
+            line(f"{desc}: {shown}")
         return row
 
     def _check_finite(self, step: int) -> None:
@@ -412,7 +372,7 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate_terms(self, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1024) -> dict[str, float]:
-        """Mean loss terms of the model's main objective on clean inputs (no corruption)."""
+        """Mean loss terms of the model's main objective on clean inputs (no corruption), in fp32."""
         was = self.model.training
         self.model.eval()
         sums: dict[str, torch.Tensor] = {}
@@ -420,22 +380,21 @@ class Trainer:
             for i in range(0, x.shape[0], batch_size):
                 xb = x[i: i + batch_size]
                 yb = y[i: i + batch_size] if y is not None else None
-                terms = self.model.loss(xb, yb, corrupt=False)
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0) + v.detach() * xb.shape[0]
+                for k, v in self.model.loss(xb, yb, corrupt=False).items():
+                    sums[k] = sums.get(k, 0) + v.detach().float() * xb.shape[0]
         finally:
             self.model.train(was)
         return {k: (v / x.shape[0]).item() for k, v in sums.items()}
 
-    def _early_stop(self, row: dict[str, Any], stage: Any) -> bool:
+    def _early_stop(self, row: dict[str, Any], stage: Any) -> None:
+        """Count epochs without improvement of the validation loss; set ``stopped_early`` at the patience."""
         if not self.cfg.early_stopping or "val_loss" not in row or stage.name.startswith("pretrain"):
-            return False
+            return
         if row["val_loss"] < self.pos.best - 1e-6:
             self.pos.best, self.pos.bad_epochs = row["val_loss"], 0
             self.save_checkpoint("best")
-            return False
+            return
         self.pos.bad_epochs += 1
         if self.pos.bad_epochs >= self.cfg.early_stopping:
             log.info("early stopping: no improvement of val_loss for %d epochs", self.pos.bad_epochs)
-            return True
-        return False
+            self.pos.stopped_early = True

@@ -1,0 +1,130 @@
+"""Figures of a trained model on data: the objective's terms, reconstruction error in the data's own
+units, the family's figures, importance-sampled NLL and denoising PSNR. Every function takes
+model-space arrays (the run's fitted scaling applied) and works in batches.
+
+Units, as the results say (``units``): loss terms are per example in the model's space (nats for
+likelihoods, of the scaled data when data.scale is not none); ``mse`` is per value in the data's own
+units; PSNR is in dB over the data's own range (data in [0, 1]: range 1).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+
+from .metrics import bce, psnr
+from .parts import make_corruption
+
+log = logging.getLogger("aekit")
+
+
+def clip_for_likelihood(model: Any, x: np.ndarray, what: str) -> tuple[np.ndarray, int]:
+    """A Bernoulli model scores values in [0, 1]: values outside (test data scaled with a min-max
+    fitted on the training split) are clipped, and the count is logged and returned."""
+    if model.cfg.likelihood != "bernoulli":
+        return x, 0
+    bad = int(np.count_nonzero((x < 0) | (x > 1)))
+    if bad:
+        log.warning("%s: %d values outside [0, 1] (scaling fitted on the training split) clipped for the Bernoulli likelihood", what, bad)
+        x = np.clip(x, 0.0, 1.0)
+    return x, bad
+
+
+def _tensor(a: np.ndarray | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
+    return None if a is None else torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
+
+
+def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split: str = "test",
+                   batch_size: int = 1024) -> dict[str, Any]:
+    """Figures of ``model`` on model-space ``x`` (labels ``y`` as class indices), keys prefixed
+    with ``split``: loss terms, MSE (data units), BCE and PSNR (data in [0, 1]), the family's own."""
+    x, clipped = clip_for_likelihood(model, np.asarray(x, dtype=np.float32), f"{split} data")
+    xt, yt = _tensor(x), _tensor(y, torch.long)
+    n = len(x)
+    sums: dict[str, float] = {}
+    recs: list[torch.Tensor] = []
+
+    def run() -> None:
+        for sl in model.batches(n, batch_size):
+            b = xt[sl].to(model.device)
+            yb = yt[sl].to(model.device) if yt is not None else None
+            for k, v in model.loss(b, yb, corrupt=False).items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(b)
+            recs.append(model.from_model_space(model.likelihood.mean(model.recon_params(b, yb))).double().cpu())
+
+    model.evaluating(run)
+    out: dict[str, Any] = {f"{split}_{k}": v / n for k, v in sums.items()} if n else {}
+    if n:
+        x_data = model.from_model_space(xt.to(model.device)).double().cpu().reshape(n, -1).numpy()
+        rec = torch.cat(recs).reshape(n, -1).numpy()
+        out[f"{split}_mse"] = float(np.mean((x_data - rec) ** 2))
+        if x_data.min() >= 0 and x_data.max() <= 1:
+            out[f"{split}_bce"] = bce(x_data, rec)
+            out[f"{split}_psnr_db"] = psnr(x_data, rec, 1.0)
+    fam = model.extra_metrics(xt, yt)
+    warnings = fam.pop("warnings", [])
+    out.update({f"{split}_{k}": v for k, v in fam.items()})
+    out["warnings"] = warnings
+    for w in warnings:
+        log.warning("warning: %s", w)
+    if clipped:
+        out[f"{split}_values_clipped"] = clipped
+    out["units"] = units(model)
+    return out
+
+
+def units(model: Any) -> dict[str, str]:
+    """What the figures of ``evaluate_model`` are measured in."""
+    scaled = bool((model.input_scale != 1).any() or (model.input_shift != 0).any())
+    space = "the scaled data (data.scale)" if scaled else "the data"
+    return {"loss terms": f"per example, of {space}; nats for likelihood terms",
+            "mse": "squared error per value, in the data's own units",
+            "bce, psnr_db": "data in [0, 1] only: nats per example; dB with peak 1"}
+
+
+def nll_figures(model: Any, x: np.ndarray | torch.Tensor, k: int = 1000, batch_size: int | None = None, seed: int = 0,
+                progress: bool = True) -> dict[str, Any]:
+    """Importance-sampled test NLL (``nll``, nats per example; k samples) and −ELBO where the family
+    has one (``neg_elbo``), on model-space ``x`` — with a note when the figure is a Bernoulli
+    likelihood of grey levels, which is not comparable with binarized-MNIST results."""
+    xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    kw = {"k": k, "seed": seed, "progress": progress}
+    if batch_size:
+        kw["batch_size"] = batch_size
+    ll = model.log_likelihood(xt, **kw)
+    out: dict[str, Any] = {"nll": float(-ll.double().mean()), "nll_k": int(k)}
+    if hasattr(model, "neg_elbo"):
+        gen = torch.Generator(device=model.device).manual_seed(seed)
+        out["neg_elbo"] = float(model.map_batches(lambda b: model.neg_elbo(model.eval_input(b), gen)[0], xt).double().mean())
+    note = grey_level_note(model, xt)
+    if note:
+        out["nll_note"] = note
+    return out
+
+
+def grey_level_note(model: Any, x: torch.Tensor) -> str | None:
+    if model.cfg.likelihood != "bernoulli" or getattr(model.cfg, "dynamic_binarization", False):
+        return None
+    if bool(((x == 0) | (x == 1)).all()):
+        return None
+    return ("a Bernoulli likelihood of grey-level values (the data are not binary and the model was trained without "
+            "dynamic binarization): not comparable with NLL figures on binarized MNIST")
+
+
+def denoising_psnr(model: Any, x: np.ndarray, kind: str, level: float, batch_size: int = 1024, seed: int = 0) -> dict[str, float]:
+    """PSNR (dB, over the data's range) of corrupted inputs and of their reconstructions, in batches."""
+    lo, hi = model.cfg.input_range
+    corrupt = make_corruption(kind, level, lo, hi)
+    g = torch.Generator().manual_seed(seed)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    state = torch.get_rng_state()
+    torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
+    try:
+        noisy = torch.cat([corrupt(xt[i: i + batch_size]) for i in range(0, len(xt), batch_size)]) if len(xt) else xt
+    finally:
+        torch.set_rng_state(state)
+    restored = model.map_batches(lambda b: model.likelihood.mean(model.recon_params(b)), noisy, batch_size=batch_size)
+    data_range = hi - lo if hi > lo else 1.0
+    return {"psnr_corrupted_db": psnr(x, noisy.numpy(), data_range), "psnr_restored_db": psnr(x, restored.numpy(), data_range)}
