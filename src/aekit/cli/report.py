@@ -17,7 +17,7 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from ..run import write_run_report
+    from ..runreport import write_run_report
 
     path, source = write_run_report(a.run, checkpoint=a.checkpoint, out=a.out)
     print(f"report of {source} written to {path}")
