@@ -50,24 +50,27 @@ def test_npy_images_vectors_sequences(tmp_path, mnist):
     np.save(tmp_path / "img.npy", x[:, None])
     np.save(tmp_path / "vec.npy", x.reshape(N, -1).astype(np.float32) / 255)
     np.save(tmp_path / "seq.npy", x.astype(np.float64))
-    raw = load_path(tmp_path / "img.npy")
-    assert raw.kind == "images" and raw.x_train.shape == (N, 1, 28, 28) and raw.y_train is None
+    raw = load_path(tmp_path / "img.npy")  # the array as stored: load_raw decides how it is read
+    assert raw.kind == "auto" and raw.x_train.shape == (N, 1, 28, 28) and raw.y_train is None
     np.testing.assert_array_equal(raw.x_train[:, 0], x)
     raw = load_raw(str(tmp_path / "img.npy"))  # validated: uint8 → floats in [0, 1]
     assert raw.x_train.dtype == np.float32 and raw.x_train.max() <= 1.0
     np.testing.assert_allclose(raw.x_train[:, 0], x / 255.0, atol=1e-6)
     raw = load_raw(str(tmp_path / "vec.npy"))
     assert raw.kind == "vectors" and raw.x_train.shape == (N, 784)
-    raw = load_raw(str(tmp_path / "seq.npy"))
+    raw = load_raw(str(tmp_path / "seq.npy"))  # 3-D: one-channel images unless sequences are asked for
+    assert raw.kind == "images" and raw.x_train.shape == (N, 1, 28, 28)
+    raw = load_raw(str(tmp_path / "seq.npy"), kind="sequences")
     assert raw.kind == "sequences" and raw.x_train.shape == (N, 28, 28)
+    np.testing.assert_array_equal(raw.x_train, x.astype(np.float32))
 
 
 def test_npy_channels_last_is_moved_first(tmp_path, mnist):
     x = np.repeat(mnist[0][..., None], 3, axis=3)  # (N, 28, 28, 3)
     np.save(tmp_path / "hwc.npy", x)
-    raw = load_path(tmp_path / "hwc.npy")
-    assert raw.x_train.shape == (N, 3, 28, 28)
-    np.testing.assert_array_equal(raw.x_train[:, 1], mnist[0])
+    raw = load_raw(str(tmp_path / "hwc.npy"))
+    assert raw.kind == "images" and raw.x_train.shape == (N, 3, 28, 28)
+    np.testing.assert_allclose(raw.x_train[:, 1], mnist[0] / 255.0, atol=1e-6)
 
 
 def test_npz_with_labels_and_test_split(tmp_path, mnist):
@@ -162,11 +165,11 @@ def test_table_without_header_label_index(tmp_path, mnist):
     assert raw.x_train.shape == (N, 40)
 
 
-def test_table_text_labels_are_encoded(tmp_path):
+def test_table_text_labels_are_kept(tmp_path):
     p = tmp_path / "d.csv"
     p.write_text("a,b,kind\n1,2,dog\n3,4,cat\n5,6,dog\n")
     raw = load_raw(str(p), label_column="kind")
-    np.testing.assert_array_equal(raw.y_train, [1, 0, 1])  # sorted names: cat=0, dog=1
+    assert raw.y_train.tolist() == ["dog", "cat", "dog"]  # class names as written; prepare maps them
 
 
 def test_real_ucr_and_csv_tables(shared_data):
@@ -275,8 +278,10 @@ def test_idx_folder_real_mnist(shared_data):
     folder = shared_data / "mnist"
     if not folder.exists():
         pytest.skip(reason="no shared mnist")
-    raw = load_path(folder)
-    assert raw.x_train.shape == (60000, 1, 28, 28) and raw.x_test.shape == (10000, 1, 28, 28)
+    raw = load_path(folder)  # as stored
+    assert raw.x_train.shape == (60000, 28, 28) and raw.x_test.shape == (10000, 28, 28)
+    raw = load_raw(str(folder))  # read as one-channel images
+    assert raw.kind == "images" and raw.x_train.shape == (60000, 1, 28, 28) and raw.x_test.shape == (10000, 1, 28, 28)
     assert raw.y_train.shape == (60000,) and raw.y_test.shape == (10000,)
 
 

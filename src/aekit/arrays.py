@@ -37,8 +37,12 @@ def _int_rule(lo: float, hi: float, dtype: str, images: bool, source: str) -> tu
     return 1.0, None
 
 
-def to_float32(a: np.ndarray, source: str = "data", images: bool = False) -> tuple[np.ndarray, str | None]:
-    """``a`` as float32 under the rule above, and a note when integers were read as pixel values."""
+def to_float32(a: np.ndarray, source: str = "data", images: bool = False,
+               bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, str | None]:
+    """``a`` as float32 under the rule above, and a note when integers were read as pixel values.
+
+    ``bounds``: the (min, max) that the integer rule decides on when ``a`` is one part of a whole
+    (the train and test splits of one file must be read alike); default: ``a``'s own range."""
     a = np.asarray(a)
     if a.dtype == np.uint8:
         return a.astype(np.float32) / np.float32(255.0), None
@@ -51,7 +55,8 @@ def to_float32(a: np.ndarray, source: str = "data", images: bool = False) -> tup
     if np.issubdtype(a.dtype, np.integer):
         if a.size == 0:
             return a.astype(np.float32), None
-        div, note = _int_rule(float(a.min()), float(a.max()), str(a.dtype), images, source)
+        lo, hi = bounds if bounds is not None else (float(a.min()), float(a.max()))
+        div, note = _int_rule(lo, hi, str(a.dtype), images, source)
         out = a.astype(np.float32)
         return (out / np.float32(div) if div != 1.0 else out), note
     if a.dtype.hasobject or a.dtype.kind in "USV":

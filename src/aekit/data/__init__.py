@@ -1,23 +1,33 @@
 """Data sets: named ones (embedded, scikit-learn, generated, IDX downloads) and user files.
 
 ``load_raw(name_or_path)`` gives a data set's own splits; ``prepare(cfg, seed)`` turns them into
-train/validation/test arrays ready for training (validated, scaled, split with the seed).
+train/validation/test arrays ready for training (validated, scaled, split with the seed), with the
+labels as class indices and the classes (the label values, in order) beside them.
+
+How arrays are read (shapes under ``data.kind``, integer values) is written down once, in
+:mod:`aekit.data.base`. An option that cannot apply to the data (``label_column`` for anything but a
+table, ``image_size`` for anything but an image folder, ``test_fraction`` for data with a test split
+of its own) is an error, never silently ignored.
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import AekitError, unknown_choice
-from .base import RawData, check_raw, kind_of
+from .base import RawData, check_labels, check_raw, class_indices, label_classes
 from .download import RemoteFile, ensure_files
 
-__all__ = ["RawData", "Prepared", "Scaler", "load_raw", "prepare", "data_dir", "DATASETS", "dataset_status"]
+log = logging.getLogger("aekit")
+
+__all__ = ["RawData", "Prepared", "Scaler", "load_raw", "load_like", "prepare", "class_indices", "check_labels",
+           "label_classes", "hide_labels", "data_dir", "DATASETS", "dataset_status"]
 
 
 def data_dir(explicit: str | Path | None = None) -> Path:
@@ -147,9 +157,16 @@ def dataset_status(root: Path | None = None) -> list[tuple[str, str, bool]]:
 
 
 def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str | None = None,
-             image_size: list[int] | None = None) -> RawData:
-    """A named data set, or a user path, as validated float arrays."""
+             image_size: list[int] | None = None, *, kind: str = "auto") -> RawData:
+    """A named data set, or a user path, as validated float arrays read under ``data.kind`` = ``kind``
+    (see :mod:`aekit.data.base`). Labels are as in the data (integers or text), not yet class indices."""
     if name in DATASETS:
+        from .files import image_size_error, label_column_error
+
+        if label_column is not None:
+            raise label_column_error(label_column, f"the named data set {name}")
+        if image_size is not None:
+            raise image_size_error(image_size, f"the named data set {name}")
         raw = DATASETS[name].load(data_dir(data_dir_))
     elif any(s in name for s in ("/", "\\", ".")) or Path(name).exists():
         from .files import load_path
@@ -157,7 +174,23 @@ def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str |
         raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size)
     else:
         raise unknown_choice("data set", name, DATASETS)
-    return check_raw(raw)
+    return check_raw(raw, kind=kind)
+
+
+def load_like(cfg: Any, name: str, data_dir_: str | Path | None = None) -> RawData:
+    """Another data set (``name``) read the way a run read its own (``cfg``, its DataConfig): the same
+    ``data.kind``, and ``label_column`` / ``image_size`` where they apply to ``name`` (a table / an
+    image folder), so that evaluating a CSV-trained run on an .npy is not refused for its label column."""
+    from .files import IMAGE_EXTS, TABLE_EXTS, _looks_like_idx
+
+    path = Path(name).expanduser()
+    named = name in DATASETS
+    table = not named and path.suffix.lower() in TABLE_EXTS
+    images = not named and path.is_dir() and (
+        any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir()) or not any(_looks_like_idx(p.name) for p in path.iterdir()))
+    return load_raw(name, data_dir_ if data_dir_ is not None else cfg.data_dir,
+                    cfg.label_column if table else None, cfg.image_size if images else None,
+                    kind=getattr(cfg, "kind", None) or "auto")
 
 
 # --- scaling and splits -------------------------------------------------------------------------
@@ -211,16 +244,40 @@ class Prepared:
         return x, y
 
 
-def prepare(cfg: Any, seed: int) -> Prepared:
+def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
     """Load ``cfg.name`` and return validated train/val/test arrays (``cfg`` is a DataConfig).
+
+    The test split is the data set's own, else ``cfg.test_data`` (a separate file read like the
+    training data), else carved off with ``cfg.test_fraction``; validation always comes from the
+    training data. Labels become indices into ``Prepared.classes`` (``cfg.classes`` when a saved run
+    gives them); ``allow_unlabelled`` lets −1 mark unlabelled examples (semi-supervised models).
 
     Per-example extras (e.g. true manifold coordinates) are split alongside the data:
     ``extras[key]`` is ``{"train": ..., "val": ..., "test": ...}`` (None where absent).
     """
-    raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size)
+    kind = getattr(cfg, "kind", None) or "auto"
+    raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind)
+    test = _test_file(cfg, raw, kind) if getattr(cfg, "test_data", None) else None
+    if test is not None:
+        xte, yte, test_src = test.x_train, test.y_train, test.source
+    else:
+        xte, yte, test_src = raw.x_test, raw.y_test, f"{raw.source} (test)"
+    if xte is not None and cfg.test_fraction != _default("test_fraction"):
+        whose = f"data.test_data={cfg.test_data}" if test is not None else f"{raw.source} has one"
+        raise AekitError(f"data.test_fraction={cfg.test_fraction} has no effect: the data has its own test split ({whose})",
+                         "drop data.test_fraction: the data's own test split is used as it is")
+    if cfg.classes is not None:
+        classes = list(cfg.classes)
+    else:  # a separate test file is mapped with the training classes (its own only when training has no labels)
+        labelled = [(raw.y_train, raw.source), (yte, test_src)] if test is None or raw.y_train is None else [(raw.y_train, raw.source)]
+        classes = label_classes(labelled, allow_unlabelled)
+        if classes and classes != list(range(len(classes))):
+            log.info("%s: %d classes, label → index: %s", raw.source, len(classes),
+                     ", ".join(f"{c}={i}" for i, c in enumerate(classes[:20])) + (", ..." if len(classes) > 20 else ""))
+    x = raw.x_train
+    y = class_indices(raw.y_train, classes, raw.source, allow_unlabelled=allow_unlabelled)
+    yte = class_indices(yte, classes, test_src, allow_unlabelled=allow_unlabelled)
     rng = np.random.default_rng(seed)
-    x, y = raw.x_train, raw.y_train
-    xte, yte = raw.x_test, raw.y_test
     idx = np.arange(len(x))  # rows of raw.x_train behind each split, to split the extras too
     idx_te = idx_va = None
     if xte is None:
@@ -246,50 +303,59 @@ def prepare(cfg: Any, seed: int) -> Prepared:
         va, tr = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         xva, yva, idx_va = x[va], (y[va] if y is not None else None), idx[va]
         x, y, idx = x[tr], (y[tr] if y is not None else None), idx[tr]
-    classes = list(cfg.classes) if cfg.classes is not None else sorted({int(v) for a in (y, yva, yte) if a is not None for v in a if v >= 0})
-    y, yva, yte = (class_indices(a, classes, cfg.name) for a in (y, yva, yte))
     if cfg.labels is not None:
-        y = hide_labels(y, cfg.labels, rng, cfg.name)
+        y = hide_labels(y, cfg.labels, rng, cfg.name, classes)
     extras = {k: {"train": v[idx], "val": v[idx_va] if idx_va is not None else None,
                   "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
     scaler = Scaler.fit(cfg.scale, x)
-    return Prepared(x, y, xva, yva, xte, yte, raw.kind or kind_of(x), raw.source, scaler, extras, classes)
+    return Prepared(x, y, xva, yva, xte, yte, raw.kind, raw.source, scaler, extras, classes)
 
 
-def class_indices(y: np.ndarray | None, classes: list[Any], source: str) -> np.ndarray | None:
-    """Label values → indices into ``classes`` (−1, unlabelled, stays −1)."""
-    if y is None:
-        return None
-    index = {c: i for i, c in enumerate(classes)}
-    out = np.full(len(y), -1, dtype=np.int64)
-    for i, v in enumerate(y.tolist()):
-        if v == -1:
-            continue
-        if v not in index:
-            raise AekitError(f"{source}: label {v!r} is not one of the run's classes {classes[:20]}",
-                             "give data with the classes the model was trained on")
-        out[i] = index[v]
-    return out
+def _default(key: str) -> Any:
+    """DataConfig's default for ``key`` (an option equal to it was not given)."""
+    from ..config import DataConfig, field_default
+
+    return next(field_default(f) for f in fields(DataConfig) if f.name == key)
 
 
-def hide_labels(y: np.ndarray | None, n_labels: int, rng: np.random.Generator, source: str) -> np.ndarray:
-    """Keep ``n_labels`` labels, balanced over the classes (seeded); the others become −1."""
+def _test_file(cfg: Any, raw: RawData, kind: str) -> RawData:
+    """``data.test_data``: the test split exactly as given, read with the training data's options."""
+    if raw.x_test is not None:
+        raise AekitError(f"data.test_data={cfg.test_data} is ambiguous: {raw.source} has a test split of its own",
+                         f"drop --test-data to use the test split of {cfg.name}, or give training data without one "
+                         "(for an .npz: without x_test / y_test)")
+    test = load_raw(cfg.test_data, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind)
+    if test.x_test is not None:
+        raise AekitError(f"data.test_data={cfg.test_data} holds a train and a test split: which one is the test set is ambiguous",
+                         "give a file of test examples only (for an .npz: under the keys x and y)")
+    if test.x_train.shape[1:] != raw.x_train.shape[1:]:
+        raise AekitError(f"data.test_data: the examples of {test.source} have shape {test.x_train.shape[1:]} ({test.kind}), "
+                         f"those of the training data {raw.source} {raw.x_train.shape[1:]} ({raw.kind})",
+                         "give a test set of the same kind and size as the training data (same columns, same image size)")
+    return test
+
+
+def hide_labels(y: np.ndarray | None, n_labels: int, rng: np.random.Generator, source: str,
+                classes: list[Any] | None = None) -> np.ndarray:
+    """Keep ``n_labels`` labels (class indices), balanced over the classes (seeded); the others become
+    −1. ``classes``, the label values, name a class in messages as the data does."""
     if y is None:
         raise AekitError(f"--labels {n_labels}: the data set {source} has no labels",
                          "semi-supervised training needs labelled data (for a CSV, name the column with --label-column)")
-    classes, counts = np.unique(y[y >= 0], return_counts=True)
-    k = len(classes)
+    present, counts = np.unique(y[y >= 0], return_counts=True)
+    k = len(present)
     if n_labels < k:
         raise AekitError(f"--labels {n_labels} is fewer than the {k} classes", f"give at least one label per class: --labels {k} or more")
     per = np.full(k, n_labels // k)
     per[: n_labels % k] += 1  # the remainder goes to the first classes
-    short = [(int(c), int(n), int(have)) for c, n, have in zip(classes, per, counts) if n > have]
+    short = [(int(c), int(n), int(have)) for c, n, have in zip(present, per, counts) if n > have]
     if short:
         c, n, have = short[0]
-        raise AekitError(f"--labels {n_labels} asks for {n} examples of class {c}, but the training split has only {have}",
+        name = repr(classes[c]) if classes and 0 <= c < len(classes) else c
+        raise AekitError(f"--labels {n_labels} asks for {n} examples of class {name}, but the training split has only {have}",
                          f"ask for at most {int(counts.min()) * k} labels")
     out = np.full_like(y, -1)
-    for c, n in zip(classes, per):
+    for c, n in zip(present, per):
         idx = np.flatnonzero(y == c)
         keep = rng.choice(idx, size=int(n), replace=False)
         out[keep] = c

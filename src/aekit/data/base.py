@@ -4,23 +4,52 @@ Shapes, for every kind of data from the start:
   vectors    (N, D)
   images     (N, C, H, W)   floats in [0, 1] (uint8 sources are divided by 255)
   sequences  (N, T, C)
-Labels, when present, are int64 of shape (N,).
+Labels, when present, are int64 or text (class names) of shape (N,), as in the data; ``prepare``
+maps them to indices into the sorted label values (:func:`label_classes`, :func:`class_indices`),
+and a run saves those values. Negative labels are refused, except −1 (an unlabelled example) where
+a semi-supervised model allows it.
+
+How an array is read (:func:`layout`, the one place this is decided), by ``data.kind``:
+
+  auto       (N, D) vectors; (N, H, W) one-channel images (N, 1, H, W), the layout of Keras' MNIST;
+             (N, C, H, W) images. A 3-D array is never guessed to be sequences: sequences have to
+             be asked for, since (N, 28, 28) digits and (N, T, C) signals look alike.
+  vectors    any array flattened to (N, D).
+  images     (N, H, W) gets the channel axis; (N, C, H, W) stays; (N, D) is an error (rows of numbers
+             are not pictures: reshape them first).
+  sequences  (N, T, C) stays; (N, T) becomes one-channel (N, T, 1); 4-D is an error.
+
+A 4-D array that looks channels-last (N, H, W, C with C in 1, 3, 4) is moved to channels-first.
+Every reading that changes the shape or that could have gone another way is logged once per load.
+
+Values follow the one numeric-input rule of :mod:`aekit.arrays` (uint8 ÷ 255, integer pixel values
+÷ 255 for images, refused for vectors and sequences, ...), so a file and an array handed to a
+model's ``encode`` mean the same thing.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import AekitError
+from ..arrays import to_float32
+from ..errors import AekitError, unknown_choice
+
+log = logging.getLogger("aekit")
 
 KINDS = ("vectors", "images", "sequences")
+READINGS = ("auto",) + KINDS  # the values of data.kind
 
 
 @dataclass
 class RawData:
-    """What a loader returns: the data set's own splits (test may be missing)."""
+    """What a loader returns: the data set's own splits (test may be missing).
+
+    ``kind`` is what the loader knows of its data ("images" for an image folder, "auto" for an
+    array that :func:`check_raw` reads under ``data.kind``); after ``check_raw`` it is one of KINDS.
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray | None
@@ -31,28 +60,52 @@ class RawData:
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. true manifold coordinates
 
 
-def kind_of(x: np.ndarray) -> str:
+def _channels_first(x: np.ndarray, source: str) -> tuple[np.ndarray, str | None]:
+    if x.shape[1] not in (1, 3, 4) and x.shape[3] in (1, 3, 4):
+        out = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return out, f"{source}: {x.shape} looks channels-last; read as images (N, C, H, W) {out.shape}"
+    return x, None
+
+
+def layout(x: np.ndarray, kind: str, source: str) -> tuple[np.ndarray, str, str | None]:
+    """``x`` in the layout of its kind under ``data.kind`` = ``kind`` (see the module docstring):
+    (array, kind, a note for the log when the reading changed the shape or could have gone another way)."""
+    if kind not in READINGS:
+        raise unknown_choice("data.kind", kind, READINGS)
+    shape = x.shape
+    if x.ndim < 2:  # check_x explains what is wrong
+        return x, "vectors" if kind == "auto" else kind, None
+    if kind == "vectors":
+        if x.ndim == 2:
+            return x, "vectors", None
+        out = x.reshape(len(x), -1)
+        return out, "vectors", f"{source}: {shape} flattened to vectors {out.shape} (data.kind=vectors)"
+    if kind == "sequences":
+        if x.ndim == 3:
+            return x, "sequences", None
+        if x.ndim == 2:
+            out = x[:, :, None]
+            return out, "sequences", f"{source}: {shape} read as one-channel sequences (N, T, 1) {out.shape}"
+        raise AekitError(f"{source}: data.kind=sequences, but the array has shape {shape}; sequences are (N, T, C)",
+                         "reshape it to (N, T, C) before loading, or drop data.kind (auto) to read it as images")
     if x.ndim == 2:
-        return "vectors"
-    if x.ndim == 4:
-        return "images"
+        if kind == "images":
+            raise AekitError(f"{source}: data.kind=images, but the array has shape {shape}: one row of numbers per example",
+                             "save the images as (N, H, W) or (N, C, H, W), e.g. x.reshape(-1, 28, 28); "
+                             "or drop data.kind to read the rows as vectors")
+        return x, "vectors", None
     if x.ndim == 3:
-        return "sequences"
+        out = x[:, None]
+        hint = "; for sequences set data.kind=sequences" if kind == "auto" else ""
+        return out, "images", f"{source}: {shape} read as 1-channel images {out.shape}{hint}"
+    if x.ndim == 4:
+        out, note = _channels_first(x, source)
+        return out, "images", note
     raise AekitError(
-        f"data of shape {x.shape} has {x.ndim} dimensions",
-        "expected (N, D) vectors, (N, C, H, W) images or (N, T, C) sequences; reshape before loading",
+        f"{source}: data of shape {shape} has {x.ndim} dimensions",
+        "expected (N, D) vectors, (N, H, W) or (N, C, H, W) images, or (N, T, C) sequences "
+        "(with data.kind=sequences); reshape before loading",
     )
-
-
-def to_float(x: np.ndarray, source: str) -> np.ndarray:
-    """Floats for training: uint8 → [0, 1]; other numbers → float32; anything else is an error."""
-    if x.dtype == np.uint8:
-        return (x.astype(np.float32) / 255.0)
-    if x.dtype == np.uint16:
-        return (x.astype(np.float32) / 65535.0)
-    if x.dtype == object or not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
-        raise AekitError(f"{source}: values are not numeric (dtype {x.dtype})", "give numbers only; drop text columns or use --label-column")
-    return x.astype(np.float32, copy=False)
 
 
 def check_x(x: np.ndarray, source: str) -> np.ndarray:
@@ -74,7 +127,8 @@ def check_x(x: np.ndarray, source: str) -> np.ndarray:
     return x
 
 
-def check_y(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
+def check_y(y: Any, n: int, source: str) -> np.ndarray | None:
+    """One label per example, as int64 (whole numbers, bools) or as text (class names)."""
     if y is None:
         return None
     y = np.asarray(y)
@@ -82,22 +136,101 @@ def check_y(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
         y = y.reshape(-1) if y.size == n else y
     if y.shape[0] != n:
         raise AekitError(f"{source}: {y.shape[0]} labels for {n} examples", "give exactly one label per example")
-    if not np.issubdtype(y.dtype, np.integer):
+    if y.dtype.kind in "US" or (y.dtype == object and all(isinstance(v, str) for v in y.tolist())):
+        return y.astype(str)
+    if y.dtype == np.bool_ or np.issubdtype(y.dtype, np.integer):
+        return y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.floating):
         yf = y.astype(np.float64)
-        if not np.all(np.isfinite(yf)) or not np.all(yf == np.round(yf)):
-            raise AekitError(f"{source}: labels must be whole numbers", "encode class names as integers 0..K-1")
-    return y.astype(np.int64)
+        if np.all(np.isfinite(yf)) and np.all(yf == np.round(yf)):
+            return yf.astype(np.int64)
+    raise AekitError(f"{source}: labels must be whole numbers or class names (got {y.dtype} values such as {y[:3].tolist()})",
+                     "give class labels: integers or text, one per example")
 
 
-def check_raw(raw: RawData) -> RawData:
+def _int_bounds(*arrays: np.ndarray | None) -> tuple[float, float] | None:
+    """The value range of the integer arrays of one data set, so that its splits are read alike."""
+    ints = [a for a in arrays if a is not None and a.size and np.issubdtype(a.dtype, np.integer)]
+    if not ints:
+        return None
+    return min(float(a.min()) for a in ints), max(float(a.max()) for a in ints)
+
+
+def check_raw(raw: RawData, kind: str = "auto") -> RawData:
+    """Lay out (under ``data.kind`` = ``kind``), convert to float32 and check both splits of ``raw``.
+
+    The loader's own kind counts when ``kind`` is "auto" (an image folder is images). The test
+    split is read under the same rule (a different shape is an error, not reshaped to fit), and the
+    reading is logged once."""
     src = raw.source or "data"
-    raw.x_train = check_x(to_float(np.asarray(raw.x_train), src), src)
-    raw.y_train = check_y(raw.y_train, raw.x_train.shape[0], src)
+    want = kind if kind != "auto" else (raw.kind if raw.kind in KINDS else "auto")
+    x, raw.kind, note = layout(np.asarray(raw.x_train), want, src)
+    xt = None
     if raw.x_test is not None:
-        raw.x_test = check_x(to_float(np.asarray(raw.x_test), src + " (test)"), src + " (test)")
+        xt, _, _ = layout(np.asarray(raw.x_test), want, src + " (test)")  # a different shape is caught below
+    if note:
+        log.info("%s", note)
+    images = raw.kind == "images"
+    bounds = _int_bounds(x, xt)
+    x, note = to_float32(x, src, images=images, bounds=bounds)
+    if note:
+        log.info("%s", note)
+    raw.x_train = check_x(x, src)
+    raw.y_train = check_y(raw.y_train, raw.x_train.shape[0], src)
+    if xt is not None:
+        xt, _ = to_float32(xt, src + " (test)", images=images, bounds=bounds)
+        raw.x_test = check_x(xt, src + " (test)")
         raw.y_test = check_y(raw.y_test, raw.x_test.shape[0], src + " (test)")
         if raw.x_test.shape[1:] != raw.x_train.shape[1:]:
             raise AekitError(f"{src}: test examples have shape {raw.x_test.shape[1:]}, train {raw.x_train.shape[1:]}", "both splits must have the same width")
-    if raw.kind not in KINDS:
-        raw.kind = kind_of(raw.x_train)
+    elif raw.y_test is not None:
+        raise AekitError(f"{src}: test labels without test examples", "give the test examples too, or drop the test labels")
     return raw
+
+
+# --- labels → classes -----------------------------------------------------------------------------
+
+def check_labels(y: np.ndarray | None, source: str, allow_unlabelled: bool = False) -> None:
+    """Negative labels are refused: −1 marks an unlabelled example, and only where it is allowed."""
+    if y is None or not np.issubdtype(y.dtype, np.integer):
+        return
+    bad = (y < 0) & ~((y == -1) & allow_unlabelled)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        why = "; this model does not take unlabelled examples" if y[i] == -1 else ""
+        raise AekitError(f"{source}: label {int(y[i])} (example {i}) is negative{why}",
+                         "map the labels to 0..K-1 (or give class names); -1 marks unlabelled examples, "
+                         "and only for semi-supervised models")
+
+
+def label_classes(labelled: list[tuple[np.ndarray | None, str]], allow_unlabelled: bool = False) -> list[Any]:
+    """The sorted distinct label values (python ints or strs, so YAML can save them) of ``labelled``,
+    pairs of (labels, source); −1 (unlabelled, where allowed) is not a class."""
+    values: set[Any] = set()
+    for y, source in labelled:
+        if y is not None:
+            check_labels(y, source, allow_unlabelled)
+            values.update(np.unique(y).tolist())
+    values.discard(-1)
+    return sorted(values)
+
+
+def class_indices(y: np.ndarray | None, classes: list[Any], source: str, *, allow_unlabelled: bool = False) -> np.ndarray | None:
+    """Label values → int64 indices into ``classes``; −1 (unlabelled) stays −1 where allowed. A label
+    outside ``classes`` is an error naming it, ``source`` and the known classes."""
+    if y is None:
+        return None
+    check_labels(y, source, allow_unlabelled)
+    index = {c: i for i, c in enumerate(classes)}
+    values, inverse = np.unique(y, return_inverse=True)
+    lookup = np.empty(len(values), dtype=np.int64)
+    for j, v in enumerate(values.tolist()):
+        if v == -1 and allow_unlabelled:
+            lookup[j] = -1
+        elif v in index:
+            lookup[j] = index[v]
+        else:
+            shown = ", ".join(map(repr, classes[:20])) + (f", ... ({len(classes)} in all)" if len(classes) > 20 else "")
+            raise AekitError(f"{source}: label {v!r} is not one of the classes of the training data: [{shown}]",
+                             "give data with the classes the model was trained on")
+    return lookup[inverse.reshape(-1)]

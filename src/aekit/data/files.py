@@ -1,9 +1,11 @@
 """User data from files: NumPy arrays, numeric tables, image folders and IDX folders.
 
-``load_path`` picks the reader from the path and returns :class:`~aekit.data.base.RawData`;
-``aekit.data.load_raw`` then validates it (shapes, NaN/inf, labels). Every problem a user can
-cause (missing, truncated or corrupt files, ragged tables, mixed image sizes) is an
-:class:`~aekit.errors.AekitError` naming the file, never a bare NumPy or zipfile traceback.
+``load_path`` picks the reader from the path and returns :class:`~aekit.data.base.RawData` with
+the arrays as stored; ``aekit.data.load_raw`` then lays them out and validates them
+(:func:`~aekit.data.base.check_raw`: the shape rule under ``data.kind``, the numeric rule, NaN/inf,
+labels). Every problem a user can cause (missing, truncated or corrupt files, ragged tables, mixed
+image sizes, an option that does not apply to the file) is an :class:`~aekit.errors.AekitError`
+naming the file, never a bare NumPy or zipfile traceback or a silently ignored option.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AekitError
-from .base import RawData, kind_of
+from .base import RawData
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,22 @@ def _unreadable(path: Path, e: BaseException | str, what: str = "file") -> Aekit
     )
 
 
+def label_column_error(label_column: Any, what: str) -> AekitError:
+    return AekitError(f"data.label_column={label_column!r} has no effect: {what} is not a table (CSV/TSV/TXT)",
+                      "drop --label-column / data.label_column; labels of .npz files go under the key y, "
+                      "of image folders in class sub-folders")
+
+
+def image_size_error(image_size: Any, what: str) -> AekitError:
+    return AekitError(f"data.image_size={image_size!r} has no effect: {what} is not a folder of PNG/JPEG images",
+                      "drop data.image_size (it resizes the images of an image folder); resize arrays before saving them")
+
+
 def load_path(path: Path, label_column: str | None = None, image_size: list[int] | None = None) -> RawData:
-    """Read a user file or folder (see ``SUPPORTED``); the result is not yet validated."""
+    """Read a user file or folder (see ``SUPPORTED``); the result is not yet validated.
+
+    ``label_column`` is for tables and ``image_size`` for image folders: given for anything else,
+    they are an error rather than ignored."""
     path = Path(path).expanduser()
     if not path.exists():
         raise AekitError(
@@ -50,10 +66,12 @@ def load_path(path: Path, label_column: str | None = None, image_size: list[int]
             "check the path (relative paths start at the current folder), or give a named data set; supported: " + SUPPORTED,
         )
     if path.is_dir():
-        return _load_dir(path, image_size)
+        return _load_dir(path, image_size, label_column)
     suffix = path.suffix.lower()
     if label_column is not None and suffix not in TABLE_EXTS:
-        log.warning("label_column=%r only applies to tables; ignored for %s", label_column, path)
+        raise label_column_error(label_column, str(path))
+    if image_size is not None:
+        raise image_size_error(image_size, str(path))
     if suffix == ".npy":
         return _load_npy(path)
     if suffix == ".npz":
@@ -69,21 +87,13 @@ def load_path(path: Path, label_column: str | None = None, image_size: list[int]
 
 # --- NumPy ---------------------------------------------------------------------------------------
 
-def _shaped(x: np.ndarray, source: str) -> tuple[np.ndarray, str]:
-    """Kind from the number of dimensions; 4-D channels-last arrays are moved to channels-first."""
-    if x.ndim == 4 and x.shape[1] not in (1, 3, 4) and x.shape[3] in (1, 3, 4):
-        log.warning("%s: shape %s looks channels-last; using (N, C, H, W) = %s", source, x.shape,
-                    (x.shape[0], x.shape[3], x.shape[1], x.shape[2]))
-        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-    if x.ndim < 2:
-        return x, "vectors"  # check_x explains the shape problem
-    return x, kind_of(x)
-
-
-def _check_numeric_dtype(arr: np.ndarray, path: Path, key: str = "") -> np.ndarray:
+def _check_numeric_dtype(arr: np.ndarray, path: Path, key: str = "", text_ok: bool = False) -> np.ndarray:
+    """Numbers only (``text_ok``: text too, for labels that are class names)."""
     where = f" (array {key!r})" if key else ""
     if arr.dtype.hasobject:
         raise AekitError(f"{path}{where} holds Python objects (dtype object)", "save a numeric array, e.g. np.save(path, x.astype(np.float32))")
+    if arr.dtype.kind in "US" and text_ok:
+        return arr
     if arr.dtype.kind in "USV":
         raise AekitError(f"{path}{where} holds text or raw bytes (dtype {arr.dtype}), not numbers",
                          "save a numeric array, e.g. np.save(path, x.astype(np.float32))")
@@ -131,8 +141,7 @@ def _load_npy(path: Path) -> RawData:
             raise _object_error(path) from None
         raise _unreadable(path, e, ".npy file") from None
     x = _check_numeric_dtype(np.asarray(x), path)
-    x, kind = _shaped(x, str(path))
-    return RawData(x, None, kind, source=str(path))
+    return RawData(x, None, "auto", source=str(path))  # check_raw reads it under data.kind
 
 
 def _open_npz(path: Path) -> Any:
@@ -148,14 +157,14 @@ def _open_npz(path: Path) -> Any:
     return z
 
 
-def _npz_get(z: Any, key: str, path: Path) -> np.ndarray:
+def _npz_get(z: Any, key: str, path: Path, text_ok: bool = False) -> np.ndarray:
     try:
         arr = z[key]
     except _READ_ERRORS as e:
         if "allow_pickle" in str(e) or "Object arrays" in str(e):
             raise _object_error(path, key) from None
         raise _unreadable(path, f"array {key!r}: {e}", ".npz archive") from None
-    return _check_numeric_dtype(np.asarray(arr), path, key)
+    return _check_numeric_dtype(np.asarray(arr), path, key, text_ok)
 
 
 def _pick(keys: list[str], *names: str) -> str | None:
@@ -180,15 +189,12 @@ def _load_npz(path: Path) -> RawData:
         kxt = _pick(keys, "x_test", "X_test")
         kyt = _pick(keys, "y_test", "Y_test")
         x = _npz_get(z, kx, path)
-        y = _npz_get(z, ky, path) if ky else None
+        y = _npz_get(z, ky, path, text_ok=True) if ky else None  # labels may be class names
         xt = _npz_get(z, kxt, path) if kxt else None
-        yt = _npz_get(z, kyt, path) if kyt else None
+        yt = _npz_get(z, kyt, path, text_ok=True) if kyt else None
     if yt is not None and xt is None:
         raise AekitError(f"{path} has y_test but no x_test", "save the test examples under x_test")
-    x, kind = _shaped(x, str(path))
-    if xt is not None:
-        xt, _ = _shaped(xt, str(path) + " (test)")
-    return RawData(x, y, kind, xt, yt, source=str(path))
+    return RawData(x, y, "auto", xt, yt, source=str(path))
 
 
 def read_npz_array(path: Path) -> np.ndarray:
@@ -288,6 +294,9 @@ def _load_table(path: Path, label_column: str | None) -> RawData:
             raise AekitError(f"{path}: line {n} has {len(cells)} columns, {what} has {width}",
                              "every row needs the same number of columns; fix or remove that line")
         if lab is not None:
+            if not cells[lab]:
+                raise AekitError(f"{path}: line {n} has an empty label (column {lab + 1})",
+                                 "give every row a label, or remove the row")
             labels.append(cells[lab])
             cells = cells[:lab] + cells[lab + 1:]
         try:
@@ -306,17 +315,21 @@ def _load_table(path: Path, label_column: str | None) -> RawData:
     x = np.asarray(values, dtype=np.float32)
     if x.ndim != 2 or x.shape[1] == 0:
         raise AekitError(f"{path}: no feature columns left (table of {width} columns)", "the table needs at least one column besides the labels")
-    y = _encode_labels(labels, path) if lab is not None else None
+    y = _label_values(labels) if lab is not None else None
     return RawData(x, y, "vectors", source=str(path))
 
 
-def _encode_labels(labels: list[str], path: Path) -> np.ndarray:
+def _label_values(labels: list[str]) -> np.ndarray:
+    """A label column as written: integers, numbers (whole ones become integers in ``check_y``),
+    or, when any cell is not a number, every label as text (class names). ``prepare`` maps the
+    values to class indices and saves the mapping, so a loader never renumbers them itself."""
+    try:
+        return np.asarray([int(v) for v in labels], dtype=np.int64)
+    except (ValueError, OverflowError):
+        pass
     if all(_is_number(v) for v in labels):
         return np.asarray([float(v) for v in labels])
-    classes = sorted(set(labels))
-    log.info("%s: text labels mapped to 0..%d: %s", path, len(classes) - 1, ", ".join(classes[:20]))
-    index = {c: i for i, c in enumerate(classes)}
-    return np.asarray([index[v] for v in labels], dtype=np.int64)
+    return np.asarray(labels, dtype=str)
 
 
 # --- image folders -------------------------------------------------------------------------------
@@ -456,13 +469,10 @@ def _read_idx(path: Path) -> np.ndarray:
         raise _unreadable(path, e, "IDX file") from None
 
 
-def _idx_images(x: np.ndarray, path: Path) -> tuple[np.ndarray, str]:
-    if x.ndim == 3:
-        return x[:, None], "images"
-    if x.ndim == 2:
-        return x, "vectors"
-    if x.ndim == 4:
-        return _shaped(x, str(path))
+def _idx_images(x: np.ndarray, path: Path) -> np.ndarray:
+    """The examples of an IDX file as stored; ``check_raw`` reads (N, H, W) as one-channel images."""
+    if x.ndim in (2, 3, 4):
+        return x
     raise AekitError(f"{path}: IDX array of shape {x.shape} is not a set of images", "give an idx3 images file")
 
 
@@ -489,34 +499,38 @@ def _load_idx_dir(folder: Path) -> RawData | None:
         raise AekitError(f"{folder}: no training images among the IDX files ({', '.join(p.name for p in one.values())})",
                          "name it like train-images-idx3-ubyte[.gz]")
     train_lab = one.get(("train", "labels")) or (one.get(("?", "labels")) if ("?", "images") in one else None)
-    x, kind = _idx_images(_read_idx(train_img), train_img)
+    x = _idx_images(_read_idx(train_img), train_img)
     y = _read_idx(train_lab) if train_lab else None
     xt = yt = None
     if ("test", "images") in one:
-        xt, _ = _idx_images(_read_idx(one[("test", "images")]), one[("test", "images")])
+        xt = _idx_images(_read_idx(one[("test", "images")]), one[("test", "images")])
         if ("test", "labels") in one:
             yt = _read_idx(one[("test", "labels")])
-    return RawData(x, y, kind, xt, yt, source=str(folder))
+    return RawData(x, y, "auto", xt, yt, source=str(folder))
 
 
 def _load_idx_file(path: Path) -> RawData:
-    x, kind = _idx_images(_read_idx(path), path)
+    x = _idx_images(_read_idx(path), path)
     y = None
     lab = path.with_name(path.name.replace("images", "labels").replace("imgs", "labels").replace("idx3", "idx1"))
     if lab != path and lab.exists():
         y = _read_idx(lab)
-    return RawData(x, y, kind, source=str(path))
+    return RawData(x, y, "auto", source=str(path))
 
 
 # --- folders -------------------------------------------------------------------------------------
 
-def _load_dir(folder: Path, image_size: Any) -> RawData:
+def _load_dir(folder: Path, image_size: Any, label_column: Any = None) -> RawData:
+    if label_column is not None:
+        raise label_column_error(label_column, f"the folder {folder}")
     if _image_files(folder):
         raw = _load_images(folder, image_size)
         assert raw is not None
         return raw
     raw = _load_idx_dir(folder)
     if raw is not None:
+        if image_size is not None:
+            raise image_size_error(image_size, f"{folder} (IDX files)")
         return raw
     raw = _load_images(folder, image_size)
     if raw is not None:
