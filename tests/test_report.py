@@ -162,3 +162,115 @@ def test_figures_shapes():
     fig = F.reconstructions(np.zeros((5, 40)), np.ones((5, 40)), n=10)
     assert sum(a.has_data() for a in fig.axes) == 4
     assert isinstance(F.fig_to_base64_png(fig), str)
+
+
+# ---- what the history figures plot -------------------------------------------------------------
+
+# a VAE with a KL warm-up (β is a term of its loss, but a schedule's value) and a cosine learning rate
+VAE_HISTORY = [
+    {"stage": "train", "epoch": e, "beta": b, "kl": kl, "loss": r + b * kl, "recon": r, "val_recon": r + 5, "val_kl": kl,
+     "val_beta": 1.0, "val_loss": r + 5 + kl, "lr": lr, "epoch_time_s": 1.0, "samples_per_s": 900.0}
+    for e, (b, kl, r, lr) in enumerate([(0.1, 30.0, 200.0, 1e-3), (0.5, 20.0, 150.0, 5e-4), (1.0, 15.0, 130.0, 1e-4)], 1)
+]
+# an AAE: three phases, the discriminator's accuracy among its terms, a constant learning rate
+AAE_HISTORY = [
+    {"stage": "train", "epoch": e, "discriminator/disc": d, "discriminator/disc_acc": acc, "discriminator/loss": d,
+     "generator/gen": g, "generator/loss": g, "reconstruction/loss": r, "reconstruction/recon": r, "loss": r,
+     "val_recon": r + 3, "val_disc": d, "val_gen": g, "val_loss": r + 3, "lr": 1e-3, "epoch_time_s": 1.0, "samples_per_s": 9.0}
+    for e, (d, acc, g, r) in enumerate([(1.3, 0.7, 0.7, 300.0), (1.1, 0.8, 0.9, 250.0)], 1)
+]
+
+
+def _titles(fig) -> list[str]:
+    return [a.get_title() for a in fig.axes if a.get_visible() and a.has_data()]
+
+
+def test_loss_curves_plot_loss_terms_only():
+    # β (a schedule's value the VAE logs as a term) and the learning rate are not losses
+    titles = _titles(F.loss_curves(VAE_HISTORY))
+    assert sorted(titles) == ["kl", "loss", "recon"], titles
+    # accuracies are not losses either; a phase's loss that is its only term is drawn once, named in the title
+    titles = _titles(F.loss_curves(AAE_HISTORY))
+    assert not [t for t in titles if "_acc" in t], titles
+    assert titles == ["loss\n(= reconstruction/loss, reconstruction/recon)", "discriminator/disc\n(= discriminator/loss)",
+                      "generator/gen\n(= generator/loss)"]
+    fig = F.loss_curves(AAE_HISTORY)
+    assert all(len(a.lines) == 2 for a in fig.axes if a.has_data())  # the validation figure beside each (val_disc ...)
+
+
+def test_schedules_and_accuracies_have_figures_of_their_own():
+    cols = F.history_columns(VAE_HISTORY)
+    assert cols.schedules == ["beta", "lr"] and cols.accuracies == [] and "val_beta" not in cols.losses
+    fig = F.schedule_curves(VAE_HISTORY)
+    axes = [a for a in fig.axes if a.has_data()]
+    assert [a.get_title() for a in axes] == ["β, the KL weight (beta)", "learning rate (lr)"]
+    assert list(axes[0].lines[0].get_ydata()) == [0.1, 0.5, 1.0] and axes[0].get_ylim()[0] == 0
+    assert axes[1].get_yscale() == "linear"  # the rate spans a factor of 10: linear (log beyond a factor of 20)
+    fig = F.schedule_curves([dict(r, lr=r["lr"] / 10 if i == 2 else r["lr"]) for i, r in enumerate(VAE_HISTORY)])
+    assert [a for a in fig.axes if a.has_data()][1].get_yscale() == "log"
+    fig = F.accuracy_curves(AAE_HISTORY)
+    (ax,) = [a for a in fig.axes if a.has_data()]
+    assert ax.get_title() == "discriminator/disc_acc" and ax.get_yscale() == "linear"
+    assert ax.get_ylim() == pytest.approx((-0.02, 1.02))
+    with pytest.raises(ValueError, match="accuracies"):
+        F.accuracy_curves(VAE_HISTORY)
+    # something to show: a schedule value, or a learning rate that changes; not a constant rate alone
+    assert F.has_schedules(VAE_HISTORY) and not F.has_schedules(AAE_HISTORY) and not F.has_schedules(HISTORY[:1])
+    assert F.has_schedules(HISTORY)  # 1e-3 then 5e-4
+
+
+def test_stage_boundaries_are_marked_in_every_history_figure():
+    hist = [dict(r, stage="warm-up" if i == 0 else "main", disc_acc=0.5 + 0.1 * i) for i, r in enumerate(VAE_HISTORY)]
+    for fig in (F.loss_curves(hist), F.schedule_curves(hist), F.accuracy_curves(hist)):
+        for ax in (a for a in fig.axes if a.has_data()):
+            dotted = [ln for ln in ax.lines if ln.get_linestyle() == ":"]
+            assert len(dotted) == 1 and dotted[0].get_xdata()[0] == 1.5
+            assert {t.get_text() for t in ax.texts} == {"warm-up", "main"}
+
+
+def test_report_sections_for_schedules_and_accuracies(tmp_path, mnist):
+    text = _write(tmp_path, _image_model(), mnist, name="vae.html", history=VAE_HISTORY)
+    assert _heading(text, "Schedules") and not _heading(text, "Accuracies")
+    assert text.index("<h2>Loss curves</h2>") < text.index("<h2>Schedules</h2>")
+    text = _write(tmp_path, _image_model(), mnist, name="aae.html", history=AAE_HISTORY)
+    assert _heading(text, "Accuracies") and not _heading(text, "Schedules")
+    assert "Learning rate 0.001 throughout" in text
+    assert "figure unavailable" not in text
+
+
+def test_list_metrics_are_bar_charts_warnings_a_box_units_a_table(tmp_path, mnist):
+    metrics = {"test_recon": 118.1, "test_kl_per_dim": [0.12, 3.4, 0.0, 2.5], "test_per_class": [1.0, 2.0, 3.0],
+               "warnings": ["latent dimension 3 is inactive <KL 0>"], "n_params": 51234,
+               "units": {"loss terms": "per example; nats", "mse": "per value"}}
+    text = _write(tmp_path, _image_model(), mnist, metrics=metrics)
+    body = re.search(r'<section id="metrics">(.*?)</section>', text, flags=re.S).group(1)
+    table = re.search(r"<table>(.*?)</table>", body, flags=re.S).group(1)
+    assert "[" not in table and "0.12" not in table  # no raw list in the table
+    assert "test_recon" in table and "51,234" in table
+    assert "warnings" not in table and "units" not in table
+    # each list: a bar chart under the table, the per-dimension one said to be so
+    for key in ("test_kl_per_dim", "test_per_class"):
+        assert f"<h3>{key}</h3>" in body and f'<img alt="{key}" src="{IMG}' in body
+    assert "One bar per latent dimension (z1, z2, z3, z4), on the test split." in body
+    assert "One bar per entry (index 0, 1, 2), on the test split." in body
+    # the warnings first, in a box, escaped
+    assert body.index('class="warning"') < body.index("<table>")
+    assert "latent dimension 3 is inactive &lt;KL 0&gt;" in body
+    # the units as a table of their own
+    assert "<h3>Units</h3>" in body and "<td>mse</td><td>per value</td>" in body
+    assert "figure unavailable" not in text
+    # no warnings: no box
+    text = _write(tmp_path, _image_model(), mnist, name="quiet.html", metrics={"test_recon": 1.0, "warnings": []})
+    assert 'class="warning"' not in text and "warnings" not in _words(text).split("<main>")[1].split("Configuration")[0]
+
+
+def test_a_list_metric_that_cannot_be_drawn_leaves_a_note(tmp_path, mnist, monkeypatch, caplog):
+    def boom(*args, **kwargs):
+        raise RuntimeError("no bars")
+
+    monkeypatch.setattr(F, "bar_chart", boom)
+    with caplog.at_level(logging.WARNING, logger="aekit.plots.report"):
+        text = _write(tmp_path, _image_model(), mnist, metrics={"test_recon": 1.0, "test_kl_per_dim": [1.0, 2.0]})
+    assert "figure unavailable: RuntimeError: no bars" in text
+    assert any("no bars" in r.getMessage() for r in caplog.records)
+    assert _heading(text, "Loss curves") and "test_recon" in text

@@ -12,7 +12,8 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
                        formatter_class=HelpFormatter)
     p.add_argument("run", help="run folder written by `aekit train`")
     p.add_argument("--checkpoint", default=None, choices=["last", "best"],
-                   help="report the weights of this checkpoint [default: model.safetensors, else the last checkpoint]")
+                   help="report the weights of this checkpoint (best: the best validation epoch, written only with early "
+                        "stopping) [default: model.safetensors, else the last checkpoint]")
     p.add_argument("--out", default=None, help="output file [default: RUN/report.html]")
 
 

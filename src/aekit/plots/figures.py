@@ -1,45 +1,40 @@
-"""Figures for runs and reports: image grids, reconstructions, loss curves, latent maps, filters.
+"""Figures for runs and reports: image grids, reconstructions, latent maps, filters, and a model's
+report items; the charts of numbers (loss curves, schedules, accuracies, bar charts) live in
+:mod:`aekit.plots.charts` and are re-exported here, so ``figures`` is the one module to draw from.
 
-Every function returns a :class:`matplotlib.figure.Figure` built without pyplot, so no window is
-ever opened and nothing is left in pyplot's figure registry (there is nothing to close; a figure
-is freed with its last reference). The Agg backend is selected before anything could import
-pyplot, unless the caller already imported pyplot with a backend of its own (a notebook), which
-is then left alone.
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (see
+:mod:`aekit.plots.canvas`): no window is ever opened and nothing is left in pyplot's figure
+registry (there is nothing to close; a figure is freed with its last reference).
 """
 from __future__ import annotations
 
-import base64
 import io
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .canvas import fig_to_base64_png, new_figure as _new_figure
+from .charts import (
+    ACCURACY_SUFFIXES,
+    HISTORY_META_KEYS,
+    SCHEDULE_KEYS,
+    accuracy_curves,
+    bar_chart,
+    has_schedules,
+    history_columns,
+    loss_curves,
+    schedule_curves,
+)
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["image_grid", "save_image_grid", "grid_array", "tiled", "bar_chart", "report_item", "reconstructions", "loss_curves",
-           "latent_map", "filters", "fig_to_base64_png", "HISTORY_META_KEYS"]
-
-# history columns that are bookkeeping, not loss terms
-HISTORY_META_KEYS = ("stage", "epoch", "lr", "epoch_time_s", "samples_per_s")
-
-
-def _use_agg() -> None:
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("Agg")
-
-
-def _new_figure(figsize: tuple[float, float], layout: str | None = "constrained") -> "Figure":
-    _use_agg()
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout=layout)
+           "accuracy_curves", "schedule_curves", "history_columns", "has_schedules", "latent_map", "latent_maps",
+           "draw_latent_map", "filters", "fig_to_base64_png", "HISTORY_META_KEYS", "SCHEDULE_KEYS", "ACCURACY_SUFFIXES"]
 
 
 # ---- images ------------------------------------------------------------------------------------
@@ -132,27 +127,12 @@ def tiled(images: np.ndarray, nrow: int, title: str = "") -> "Figure":
     return fig
 
 
-def bar_chart(values: Any, labels: Sequence[str] | None = None, title: str = "", ylabel: str = "") -> "Figure":
-    """One bar per value (e.g. a per-dimension figure), labelled by ``labels`` or the index."""
-    v = np.asarray(values, dtype=float).reshape(-1)
-    n = len(v)
-    fig = _new_figure((max(4.0, 0.28 * n + 1.5), 3.2))
-    ax = fig.subplots()
-    ax.bar(np.arange(n), v, color="#4c72b0")
-    names = list(labels) if labels is not None else [str(i) for i in range(n)]
-    ax.set_xticks(np.arange(n), names, fontsize=7 if n > 20 else 8, rotation=90 if n > 40 else 0)
-    ax.set_ylabel(ylabel, fontsize=9)
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, axis="y", alpha=0.3)
-    return fig
-
-
 def report_item(item: Any) -> "Figure":
     """The figure of a model's :class:`aekit.models.ReportItem` (images, bars or scatter)."""
     if item.kind == "images":
         return tiled(item.data, item.nrow)
     if item.kind == "bars":
-        return bar_chart(item.data, item.labels, item.heading, item.axes[1])
+        return bar_chart(item.data, item.labels, item.heading, item.axes[1], item.axes[0])
     if item.kind == "scatter":
         fig = _new_figure((6.6, 5.2))
         ax = fig.subplots()
@@ -233,93 +213,6 @@ def reconstructions(x: np.ndarray, x_hat: np.ndarray, n: int = 10) -> "Figure":
         ax.tick_params(labelsize=8)
         if i == 0:
             ax.legend(fontsize=8, frameon=False)
-    return fig
-
-
-# ---- training history --------------------------------------------------------------------------
-
-def _number(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _plain_log_formatter(minor: bool = False) -> Any:
-    """Matplotlib's log-axis labelling (which ticks get a label), written as plain numbers."""
-    from matplotlib.ticker import LogFormatter
-
-    class PlainLogFormatter(LogFormatter):
-        def __call__(self, x: float, pos: int | None = None) -> str:
-            if not super().__call__(x, pos):
-                return ""
-            return f"{x:.6g}" if 1e-4 <= abs(x) < 1e6 else f"{x:.0e}"
-
-    return PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5) if minor else (np.inf, np.inf))
-
-
-def loss_curves(history: list[dict[str, Any]]) -> "Figure":
-    """One subplot per loss term (``X`` and ``val_X`` together) against the epoch counted over all
-    stages; dotted lines mark where the stage changes; log scale when every value is positive."""
-    if not history:
-        raise ValueError("the training history is empty")
-    keys: list[str] = []
-    for row in history:
-        for k, v in row.items():
-            if k in HISTORY_META_KEYS or k in keys:
-                continue
-            if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
-                keys.append(k)
-    bases: list[str] = []
-    for k in keys:
-        base = k[4:] if k.startswith("val_") else k
-        if base not in bases:
-            bases.append(base)
-    if "loss" in bases:  # the total first
-        bases.remove("loss")
-        bases.insert(0, "loss")
-    if not bases:
-        raise ValueError("the training history has no loss terms")
-    epochs = np.arange(1, len(history) + 1)
-    stages = [str(r.get("stage", "")) for r in history]
-    changes = [i for i in range(1, len(stages)) if stages[i] != stages[i - 1]]
-    cols = min(3, len(bases))
-    rows = math.ceil(len(bases) / cols)
-    fig = _new_figure((4.3 * cols, 3.1 * rows))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    marker = "o" if len(history) <= 30 else None
-    for ax, base in zip(axes.flat, bases):
-        values = []
-        for k, lab, style in ((base, "train", "-"), ("val_" + base, "validation", "--")):
-            if k not in keys:
-                continue
-            y = np.array([_number(r.get(k)) for r in history], dtype=float)
-            values.append(y)
-            ax.plot(epochs, y, style, marker=marker, ms=3, lw=1.4, label=lab)
-        finite = np.concatenate(values)
-        finite = finite[np.isfinite(finite)]
-        if finite.size and np.all(finite > 0):
-            ax.set_yscale("log")
-            # plain numbers ("90", "100", "0.1") rather than mathtext powers ("9×10¹")
-            ax.yaxis.set_major_formatter(_plain_log_formatter())
-            ax.yaxis.set_minor_formatter(_plain_log_formatter(minor=True))
-        for i in changes:
-            ax.axvline(i + 0.5, color="0.4", ls=":", lw=1.0)
-        if changes:
-            for start, name in zip([0, *changes], [stages[0], *(stages[i] for i in changes)]):
-                ax.text(start + 0.6, 0.98, name, transform=ax.get_xaxis_transform(), rotation=90, va="top",
-                        ha="left", fontsize=7, color="0.3")
-        ax.set_title(base, fontsize=10)
-        ax.set_xlabel("epoch (all stages)", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.set_xlim(0.5, len(history) + 0.5)
-        if len(history) <= 12:
-            ax.set_xticks(epochs)
-        ax.grid(True, alpha=0.3, which="both")
-        if len(values) > 1:
-            ax.legend(fontsize=8, frameon=False)
-    for ax in list(axes.flat)[len(bases):]:
-        ax.set_axis_off()
     return fig
 
 
@@ -444,10 +337,3 @@ def filters(weight: np.ndarray, image_shape: tuple[int, ...], n: int = 64) -> "F
         _show(ax, img)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99, wspace=0.06, hspace=0.06)
     return fig
-
-
-def fig_to_base64_png(fig: "Figure", dpi: int = 100) -> str:
-    """The figure as a base64 PNG (ASCII), for ``<img src="data:image/png;base64,...">``."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-    return base64.b64encode(buf.getvalue()).decode("ascii")

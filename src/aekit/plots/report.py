@@ -1,5 +1,10 @@
-"""One self-contained HTML report of a run: metrics, reconstructions, loss curves, latent maps,
-first-layer filters and the configuration, with every image inline (no external files).
+"""One self-contained HTML report of a run: metrics, reconstructions, loss curves (with accuracies
+and schedules beside them), latent maps, first-layer filters, the model family's own figures and the
+configuration, with every image inline (no external files, no scripts).
+
+The metrics section shows scalars in a table; list-valued figures (e.g. ``test_kl_per_dim``) as bar
+charts beneath it, ``warnings`` (a list of sentences) in a box above it and ``units`` (what each
+figure is measured in) as a small table.
 
 A figure that cannot be drawn is logged as a warning and replaced by a short note, so writing
 a report never fails a run (only failing to write the file itself raises).
@@ -43,6 +48,9 @@ figure { margin: 0.8em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, .caption { color: #555; font-size: 0.9em; }
 .unavailable { color: #a33; font-style: italic; }
+.warning { background: #fff4e5; border-left: 4px solid #e8a33d; padding: 0.5em 1em; margin: 0.8em 0; }
+.warning ul { margin: 0.3em 0; padding-left: 1.2em; }
+.notice { background: #eef4fb; border-left: 4px solid #2a5db0; padding: 0.5em 1em; margin: 0.8em 0; }
 pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; border-radius: 4px; }
 footer { margin-top: 3em; color: #888; font-size: 0.8em; }
 """.strip()
@@ -105,16 +113,72 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+def _is_list(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) or (isinstance(v, np.ndarray) and v.ndim >= 1)
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)))
+
+
+# what a list-valued figure holds, by its name without the split prefix
+_LIST_NOTES = {
+    "kl_per_dim": "KL(q(z_i | x) ‖ p(z_i)) per example, in nats: a dimension near 0 carries no information about x (unused).",
+}
+
+
+def _list_figure(key: str, values: Any) -> str:
+    """A list-valued metric: a bar chart (one bar per entry) for numbers, else a bulleted list."""
+    items = list(np.asarray(values).reshape(-1)) if isinstance(values, np.ndarray) else list(values)
+    head = f"<h3>{_esc(key)}</h3>\n"
+    if not items:
+        return head + '<p class="caption">empty list</p>\n'
+    if not all(_is_number(v) for v in items):
+        return head + "<ul>\n" + "".join(f"<li>{_esc(_fmt_number(v)[0])}</li>\n" for v in items) + "</ul>\n"
+    split, _, name = key.partition("_")
+    split_word = _SPLIT_WORDS.get(split)
+    name = name if split_word else key
+    n = len(items)
+    per_dim = "per_dim" in key
+    labels = [f"z{i + 1}" for i in range(n)] if per_dim else None
+    what = (f"One bar per latent dimension ({', '.join(labels) if n <= 4 else f'z1 … z{n}'})" if labels
+            else f"One bar per entry (index {', '.join(map(str, range(n))) if n <= 4 else f'0 … {n - 1}'})")
+    cap = what + (f", on the {split_word} split." if split_word else ".")
+    if name in _LIST_NOTES:
+        cap += " " + _LIST_NOTES[name]
+    vals = np.array([np.nan if v is None else float(v) for v in items])
+    return head + _figure_html(key, lambda: F.bar_chart(vals, labels, key, name, "latent dimension" if per_dim else "index"), cap)
+
+
 def _metrics_html(metrics: dict[str, Any]) -> str:
-    rows = _flatten(metrics or {})
-    if not rows:
-        return '<p class="caption">no metrics recorded</p>\n'
-    body = []
-    for k, v in rows:
-        text, num = _fmt_number(v)
-        cls = ' class="num"' if num else ""
-        body.append(f"<tr><th>{_esc(k)}</th><td{cls}>{_esc(text)}</td></tr>")
-    return "<table>\n" + "\n".join(body) + "\n</table>\n"
+    """Warnings in a box, the scalars in a table, each list as a bar chart and the units."""
+    metrics = dict(metrics or {})
+    warnings = metrics.pop("warnings", None)
+    units = metrics.pop("units", None) if isinstance(metrics.get("units"), dict) else None
+    if warnings is not None and not _is_list(warnings):
+        warnings = [warnings]
+    rows = _flatten(metrics)
+    scalars = [(k, v) for k, v in rows if not _is_list(v)]
+    lists = [(k, v) for k, v in rows if _is_list(v)]
+    out: list[str] = []
+    if warnings:
+        out.append('<div class="warning" role="note"><b>Warnings</b>\n<ul>\n'
+                   + "".join(f"<li>{_esc(w)}</li>\n" for w in warnings) + "</ul>\n</div>\n")
+    if not scalars and not lists:
+        out.append('<p class="caption">no metrics recorded</p>\n')
+    if scalars:
+        body = []
+        for k, v in scalars:
+            text, num = _fmt_number(v)
+            cls = ' class="num"' if num else ""
+            body.append(f"<tr><th>{_esc(k)}</th><td{cls}>{_esc(text)}</td></tr>")
+        out.append("<table>\n" + "\n".join(body) + "\n</table>\n")
+    for k, v in lists:
+        out.append(_list_figure(k, v))
+    if units:
+        body = [f"<tr><td>{_esc(k)}</td><td>{_esc(v)}</td></tr>" for k, v in _flatten(units)]
+        out.append("<h3>Units</h3>\n<table>\n<tr><th>figures</th><th>measured in</th></tr>\n" + "\n".join(body) + "\n</table>\n")
+    return "".join(out)
 
 
 def _model_name(model: Any, config: dict | None) -> str:
@@ -263,13 +327,59 @@ def _latent_section(model: Any, data: Any) -> str:
     return "".join(out)
 
 
+def _history_sections(history: list[dict]) -> list[tuple[str, str]]:
+    """Loss curves; accuracies and schedules (learning rate, β) each in a section of their own."""
+    if not history:
+        return [("Loss curves", '<p class="caption">no training history (no epochs were run)</p>\n')]
+    stages: list[str] = []
+    for r in history:
+        s = r.get("stage")
+        if s is not None and (not stages or stages[-1] != s):
+            stages.append(str(s))
+    n = len(history)
+    over = f"{n} epoch{'s' if n != 1 else ''}" + (f" over the stages {' → '.join(stages)}" if len(stages) > 1 else "")
+    try:
+        cols = F.history_columns(history)
+    except Exception as e:  # noqa: BLE001  (a report never fails a run)
+        log.warning("report: training history unreadable: %s", _reason(e))
+        cols = None
+
+    def style(keys: list[str] | None) -> str:
+        has_val = any(str(k).startswith("val_") for k in (keys if keys is not None else {k for r in history for k in r}))
+        return "; solid: training, dashed: validation." if has_val else " (training)."
+
+    cap = over + style(cols.losses if cols is not None else None)
+    if cols is not None and "lr" in cols.schedules and not F.has_schedules(history):
+        lr = history[-1].get("lr")
+        phases = any("/" in k for k in cols.losses)
+        if lr is not None:
+            cap += f" Learning rate {_fmt_number(lr)[0]} throughout" + (" (the first optimiser's)." if phases else ".")
+    out = [("Loss curves", _figure_html("loss curves", lambda: F.loss_curves(history), cap))]
+    if cols is not None and cols.accuracies:
+        out.append(("Accuracies", _figure_html("accuracies", lambda: F.accuracy_curves(history),
+                                               over + style(cols.accuracies) + " Fractions of examples, on a linear 0..1 axis.")))
+    if cols is not None and F.has_schedules(history):
+        what = []
+        if "lr" in cols.schedules:
+            what.append("the learning rate of the first optimiser" if any("/" in k for k in cols.losses) else "the learning rate")
+        weights = [k for k in cols.schedules if k != "lr"]
+        if weights:
+            what.append(f"{', '.join(weights)} as {'its' if len(weights) == 1 else 'their'} mean over the epoch's steps")
+        out.append(("Schedules", _figure_html("schedules", lambda: F.schedule_curves(history),
+                                              f"{over}: the values of the schedules in each epoch — {'; '.join(what)}.")))
+    return out
+
+
 def write_report(path: Path, *, title: str, model: Any, data: Any, history: list[dict], metrics: dict,
-                 config: dict | None = None, extra_sections: list[tuple[str, str]] | None = None) -> Path:
+                 config: dict | None = None, extra_sections: list[tuple[str, str]] | None = None,
+                 notice: str | None = None) -> Path:
     """Write one self-contained HTML report of a run to ``path`` (atomically) and return the path.
 
-    ``data`` is an :class:`aekit.data.Prepared`; ``history`` the trainer's rows; ``metrics`` a flat
-    mapping of names to numbers; ``config`` the run's configuration (shown as YAML);
-    ``extra_sections`` are (heading, HTML) pairs appended as they are (the HTML is trusted).
+    ``data`` is an :class:`aekit.data.Prepared`; ``history`` the trainer's rows; ``metrics`` a
+    mapping of names to numbers (lists of numbers become bar charts; ``warnings``, a list of
+    sentences, a box; ``units``, a dict, a table); ``config`` the run's configuration (shown as
+    YAML); ``extra_sections`` are (heading, HTML) pairs appended as they are (the HTML is trusted);
+    ``notice`` is a sentence shown in a box under the title (e.g. what the report was built from).
     """
     path = Path(path)
     sections: list[tuple[str, str]] = []
@@ -289,20 +399,7 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
         cap = None
     sections.append(("Reconstructions", _figure_html("reconstructions", recon_fig, cap)))
 
-    # loss curves
-    if history:
-        stages = []
-        for r in history:
-            s = r.get("stage")
-            if s is not None and (not stages or stages[-1] != s):
-                stages.append(str(s))
-        has_val = any(str(k).startswith("val_") for r in history for k in r)
-        cap = f"{len(history)} epoch{'s' if len(history) != 1 else ''}" + \
-            (f" over the stages {' → '.join(stages)}" if len(stages) > 1 else "") + \
-            ("; solid: training, dashed: validation." if has_val else " (training loss).")
-        sections.append(("Loss curves", _figure_html("loss curves", lambda: F.loss_curves(history), cap)))
-    else:
-        sections.append(("Loss curves", '<p class="caption">no training history (no epochs were run)</p>\n'))
+    sections.extend(_history_sections(history))
 
     sections.append(("Latent map", _latent_section(model, data)))
 
@@ -354,12 +451,13 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
         from .. import __version__ as version  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001
         version = None
+    notice_html = f'<p class="notice">{_esc(notice)}</p>\n' if notice else ""
     foot = "written by aekit" + (f" {version}" if version else "")
     doc = (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{_esc(title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n"
-        f"<header>\n{_header(title, model, data, config)}</header>\n<nav>{nav}</nav>\n"
+        f"<header>\n{_header(title, model, data, config)}{notice_html}</header>\n<nav>{nav}</nav>\n"
         f"<main>\n{body}</main>\n<footer>{_esc(foot)}</footer>\n</body>\n</html>\n"
     )
     atomic_write_text(path, doc)
