@@ -36,6 +36,12 @@ from .train import distributed as dist_
 log = logging.getLogger("aekit")
 
 
+def run_data(cfg: RunConfig) -> Prepared:
+    """The run's own data, split as in training (the seed), its labels mapped to the run's classes
+    (−1 kept as unlabelled for the semi-supervised families)."""
+    return prepare(cfg.data, cfg.train.seed, allow_unlabelled=type(cfg.model).label_use == "partial")
+
+
 def scale(data: Prepared, x: np.ndarray | None) -> np.ndarray | None:
     """``x`` in the model's space (the scaling fitted on the training split applied)."""
     if x is None or data.scaler.kind == "none":
@@ -96,7 +102,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
                              f"train it again without --resume, into another --out or after deleting {out}")
     elif last.exists():
         raise AekitError(f"{out} already holds a run", "pass --resume to continue it, or choose another --out")
-    data = prepare(cfg.data, cfg.train.seed)
+    data = run_data(cfg)
     model = build_for_data(cfg, data)
     if saved is not None:
         for change in check_resume(saved, cfg):
@@ -154,4 +160,4 @@ def load(run_dir: str | Path, device: str = "cpu", checkpoint: str | None = None
     return load_model(run_dir, resolve_device(device), checkpoint)
 
 
-__all__ = ["train", "load", "load_config", "build_for_data", "scaled_arrays", "history_csv", "save_weights"]
+__all__ = ["train", "load", "load_config", "run_data", "build_for_data", "scaled_arrays", "history_csv", "save_weights"]

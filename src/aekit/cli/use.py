@@ -66,8 +66,8 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
 def load_split(a: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | None, str, str]:
     """(model, x, y, description, split name) for commands that read data; x in the data's units,
     y as the run's class indices."""
-    from ..data import DATASETS, class_indices, load_raw, prepare
-    from ..run import load
+    from ..data import DATASETS, class_indices, label_classes, load_like
+    from ..run import load, run_data
     from ..runconfig import load_config
 
     cfg = load_config(a.run)
@@ -78,10 +78,10 @@ def load_split(a: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | Non
     split = a.split
     if own and split in ("auto", "train", "val", "test"):
         split = "test" if split == "auto" else split
-        x, y = prepare(cfg.data, cfg.train.seed).split(split)  # the run's own seeded splits, exactly as in training
+        x, y = run_data(cfg).split(split)  # the run's own seeded splits, exactly as in training
         return model, x, y, f"{cfg.data.name} ({split})", split
     name = cfg.data.name if own else a.data
-    raw = load_raw(name, a.data_dir or cfg.data.data_dir, cfg.data.label_column, cfg.data.image_size)
+    raw = load_like(cfg.data, name, a.data_dir)
     if split == "auto":
         split = "test" if name in DATASETS and raw.x_test is not None else "all"
     if split == "test":
@@ -95,8 +95,10 @@ def load_split(a: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | Non
         y = raw.y_train if raw.x_test is None else (np.concatenate([raw.y_train, raw.y_test]) if raw.y_train is not None and raw.y_test is not None else None)
     else:
         raise AekitError(f"--split {split} is only defined for the run's own data set", "use --split train, test or all")
-    if y is not None and cfg.data.classes:
-        y = class_indices(y, list(cfg.data.classes), name)
+    if y is not None:  # the run's classes; a run without labels colours by this data's own
+        partial = type(cfg.model).label_use == "partial"
+        classes = list(cfg.data.classes) if cfg.data.classes else label_classes([(y, name)], allow_unlabelled=partial)
+        y = class_indices(y, classes, name, allow_unlabelled=partial)
     return model, x, y, f"{name} ({split})", split
 
 
@@ -218,7 +220,7 @@ def class_index(label: str, classes: list[Any] | None, n_classes: int) -> int:
 def gmm_sampler(run: Path, model: Any, components: int, seed: int) -> Any:
     """The GMM sampler of a run, cached in the run folder keyed by the weights and the seed: a
     cache made for other weights (a resumed run) or another seed is refitted."""
-    from ..data import prepare
+    from ..run import run_data
     from ..runconfig import load_config
     from ..tasks import GMMSampler
 
@@ -230,7 +232,7 @@ def gmm_sampler(run: Path, model: Any, components: int, seed: int) -> Any:
         if gmm.key == key:
             return gmm
     cfg = load_config(run)
-    x = prepare(cfg.data, cfg.train.seed).x_train[:20000]
+    x = run_data(cfg).x_train[:20000]
     gmm = GMMSampler.fit(model.encode(x), components, seed=seed)
     gmm.key = key
     gmm.save(cache)
@@ -270,21 +272,23 @@ def cmd_interpolate(a: argparse.Namespace) -> int:
 
 
 def cmd_compare_latents(a: argparse.Namespace) -> int:
-    from ..data import load_raw, prepare
+    from ..data import class_indices, label_classes, load_like
     from ..io import atomic_write_bytes
     from ..plots.figures import latent_maps
-    from ..run import load
+    from ..run import load, run_data
     from ..runconfig import load_config
 
     cfg = load_config(a.runs[0])
     if a.data is None:
         if a.data_dir:
             cfg.data.data_dir = a.data_dir
-        x, y = prepare(cfg.data, cfg.train.seed).split("test")
+        x, y = run_data(cfg).split("test")
         what = cfg.data.name
     else:
-        raw = load_raw(a.data, a.data_dir or cfg.data.data_dir)
+        raw = load_like(cfg.data, a.data, a.data_dir)
         x, y = (raw.x_test, raw.y_test) if raw.x_test is not None else (raw.x_train, raw.y_train)
+        if y is not None:
+            y = class_indices(y, label_classes([(y, a.data)], allow_unlabelled=True), a.data, allow_unlabelled=True)
         what = a.data
     x, y = x[: a.n], (y[: a.n] if y is not None else None)
     panels = [(load(run).encode(x), f"{load_config(run).model_name} ({Path(run).name})") for run in a.runs]
