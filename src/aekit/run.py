@@ -66,14 +66,14 @@ def build_for_data(cfg: RunConfig, data: Prepared) -> torch.nn.Module:
 
 
 def scaled_arrays(model: torch.nn.Module, data: Prepared, notes: dict[str, str] | None = None) -> dict[str, np.ndarray | None]:
-    """The splits in the model's space; validation and test values a Bernoulli model cannot score
-    (outside [0, 1] after a min-max fitted on the training split) are clipped, with a note."""
+    """The splits in the model's space. Validation values a Bernoulli model cannot score (outside
+    [0, 1] after a min-max fitted on the training split) are clipped, with a note; the test split is
+    left to ``evaluate_model``, which clips it the same way and counts what it clipped."""
     out = {name: scale(data, getattr(data, f"x_{name}")) for name in ("train", "val", "test")}
-    for name in ("val", "test"):
-        if out[name] is not None:
-            out[name], n = clip_for_likelihood(model, out[name], f"{name} data")
-            if n and notes is not None:
-                notes[f"clipped_{name}"] = f"{n} {name} values outside [0, 1] clipped for the Bernoulli likelihood"
+    if out["val"] is not None:
+        out["val"], n = clip_for_likelihood(model, out["val"], "validation data")
+        if n and notes is not None:
+            notes["clipped_val"] = f"{n} validation values outside [0, 1] clipped for the Bernoulli likelihood"
     return out
 
 
