@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 DATA   ?= $(abspath ../shared/data)
 
-.PHONY: venv demo test test-slow bench clean sample
+.PHONY: venv demo test test-slow bench bench-long clean sample
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -28,8 +28,21 @@ test: venv
 test-slow: venv
 	AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} $(PY) -m pytest -q -m slow
 
+# benchmarks/run_all.py: acceptance.py, bench_speed.py --epochs 10 --repeats 3,
+# bench_vae.py --epochs 10 --repeats 3, probabilistic.py latents --epochs 10 (about 1 hour on 2 CPU cores)
 bench: venv
 	AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} $(PY) benchmarks/run_all.py
+
+# the long runs BENCHMARKS.md quotes, one torch thread each as they were measured
+# (VAE NLL ~31 min, semi-supervised ~55 min: about 1.5 hours on 2 CPU cores)
+bench-long: venv
+	export AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} OMP_NUM_THREADS=1; \
+	$(PY) benchmarks/probabilistic.py nll --epochs 100 --k 5000 && \
+	$(PY) benchmarks/probabilistic.py semi --models cvae --seeds 0,1 --epochs 3 && \
+	$(PY) benchmarks/probabilistic.py semi --models cvae --seeds 0,1 --epochs 8 && \
+	$(PY) benchmarks/probabilistic.py semi --models m1m2 --seeds 0,1,2 --epochs 8 && \
+	$(PY) benchmarks/probabilistic.py semi --models aae-semi --seeds 0,1 --epochs 8 && \
+	$(PY) benchmarks/probabilistic.py semi --models aae-semi --seeds 0,1,2 --epochs 20
 
 sample: venv
 	$(PY) scripts/make_mnist_sample.py --src $(DATA)/mnist

@@ -1,21 +1,52 @@
-"""Shared pieces of the benchmarks: machine description, full MNIST, the reference model."""
+"""Shared pieces of the benchmarks: what every results file records (commit, command, machine), full
+MNIST, the init of the hand-written loops, child processes interleaved over repeats, the command line.
+
+Two options are left out of every script's --help, for smoke runs only: ``--limit N`` (train on the
+first N training digits; recorded in the JSON) and ``--results DIR`` (write the JSON files and run
+folders there instead of benchmarks/results/).
+"""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import shlex
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+ROOT = HERE.parent
+RESULTS = HERE / "results"   # --results DIR replaces it
+LIMIT: int | None = None     # --limit N
+_START: dict[str, str] = {}  # the commit when the script started
+
+
+# ---- provenance ---------------------------------------------------------------------------------
+
+def git_commit() -> str:
+    """``git rev-parse HEAD``, with "-dirty" when src/ or benchmarks/ (results files aside) differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "src", "benchmarks", ":(exclude)benchmarks/results")
+    return (git("rev-parse", "HEAD") or "unknown") + ("-dirty" if dirty else "")
+
+
+def command() -> str:
+    """This process's command line, as run from the repository root."""
+    return "python " + shlex.join([f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
 
 def machine() -> dict:
     import torch
+
+    from aekit.train.precision import cpu_has_bf16
 
     cpu = platform.processor() or ""
     try:
@@ -25,46 +56,68 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
+    info = {"cpu": cpu, "cores": os.cpu_count(), "cpu_bf16": cpu_has_bf16(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ}
+    if env:
+        info["env"] = env
     return info
 
 
-def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Full MNIST from the data directory, floats in [0, 1], shape (N, 1, 28, 28)."""
-    from aekit.data import load_raw
-
-    raw = load_raw("mnist")
-    return raw.x_train, raw.y_train, raw.x_test, raw.y_test
-
-
 def save(name: str, payload: dict) -> Path:
+    """Write results/<name>.json: the payload after its provenance (commit, command, machine, date)."""
     from aekit.io import atomic_write_json
 
-    RESULTS.mkdir(exist_ok=True)
+    payload = dict(payload)
+    meta = {"benchmark": payload.pop("benchmark", name), "commit": git_commit(), "command": command(),
+            "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    if _START.get("commit", meta["commit"]) != meta["commit"]:
+        meta["commit_at_start"] = _START["commit"]  # the code changed while the benchmark ran
+    if LIMIT:
+        meta["limit"] = LIMIT
+        meta["note"] = f"smoke run: trained on the first {LIMIT} training digits only"
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    atomic_write_json(path, payload)
+    atomic_write_json(path, {**meta, **payload})
     return path
 
 
-def run_child(args: list[str], timeout: int = 1800) -> dict:
-    """Run ``python <this file's sibling> args`` and parse the JSON it prints last."""
-    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"{args} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# ---- data, nets, runs ---------------------------------------------------------------------------
+
+def mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Full MNIST (the first --limit training digits), floats in [0, 1], shape (N, 1, 28, 28)."""
+    from aekit.data import load_raw
+
+    raw = load_raw("mnist")
+    return raw.x_train[:LIMIT], raw.y_train[:LIMIT], raw.x_test, raw.y_test
+
+
+def glorot_(*modules) -> None:
+    """Glorot-uniform weights, zero biases on every nn.Linear inside ``modules``: aekit's default init."""
+    from torch import nn
+
+    for m in modules:
+        for layer in m.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+
+
+def runs_dir() -> Path:
+    return RESULTS / "runs"
 
 
 def train_run(name: str, model: str, **opts) -> tuple[Path, float]:
-    """Train ``model`` on full MNIST into results/runs/<name> (replacing it); (folder, seconds)."""
+    """Train ``model`` on MNIST into results/runs/<name> (replacing it); (folder, seconds)."""
     import shutil
-    import time
 
     import aekit
 
-    out = RESULTS / "runs" / name
+    if LIMIT:
+        opts["limit"] = min(opts.get("limit") or LIMIT, LIMIT)
+    out = runs_dir() / name
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
@@ -72,46 +125,128 @@ def train_run(name: str, model: str, **opts) -> tuple[Path, float]:
     return out, time.perf_counter() - t0
 
 
-def interleaved(script: str, variants: list[str], epochs: int, repeats: int, seed: int, seed_step: int = 0) -> dict[str, list[dict]]:
-    """Run ``script --child VARIANT`` for every variant, repeat after repeat (so the machine's
-    drift hits every variant alike); each child prints one JSON line with ``epoch_times_s``."""
-    import statistics
+def n_train(run: Path) -> int:
+    """Training digits of a run: the training split its saved config gives (limit, validation split applied)."""
+    import aekit
+    from aekit.data import prepare
 
+    cfg = aekit.load_config(run)
+    return len(prepare(cfg.data, cfg.train.seed).x_train)
+
+
+# ---- child processes, interleaved over repeats ------------------------------------------------------
+
+def sync(device) -> None:
+    """Wait for the device's queued work (CUDA), so that a clock read after it times that work."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def child_output(variant: str, epoch_times: list[float], device: str = "cpu", **figures) -> None:
+    """A child's one JSON line: its epoch times, figures and peak memory (max RSS; on CUDA also allocated)."""
+    import resource
+
+    import torch
+
+    out = {"variant": variant, "epoch_times_s": epoch_times, **figures,
+           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.device(device).type == "cuda":
+        out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps(out))
+
+
+def run_child(args: list[str], timeout: int = 3600) -> dict:
+    """Run ``python args`` and parse the JSON it prints last."""
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def interleaved(script: str, variants: list[str], epochs: int, repeats: int, seed: int, seed_step: int = 0,
+                extra: list[str] | None = None) -> dict[str, list[dict]]:
+    """Run ``script --child VARIANT`` for every variant, repeat after repeat (so the machine's drift
+    hits every variant alike); each child prints one JSON line (:func:`child_output`). A child that
+    fails is recorded as ``{"error": ...}`` and the others go on."""
+    extra = [*(extra or []), *(["--limit", str(LIMIT)] if LIMIT else [])]
     runs: dict[str, list[dict]] = {v: [] for v in variants}
     for r in range(repeats):
         for v in variants:
-            res = run_child([script, "--child", v, "--epochs", str(epochs), "--seed", str(seed + seed_step * r)])
+            try:
+                res = run_child([script, "--child", v, "--epochs", str(epochs), "--seed", str(seed + seed_step * r), *extra])
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                runs[v].append({"variant": v, "error": str(e)[-2000:]})
+                print(f"repeat {r + 1}: {v:<20} FAILED: {str(e)[-300:]}", file=sys.stderr, flush=True)
+                continue
             runs[v].append(res)
-            extra = f", test -ELBO {res['test_neg_elbo']:.2f}" if "test_neg_elbo" in res else ""
-            print(f"repeat {r + 1}: {v:<16} median {statistics.median(res['epoch_times_s'][1:] or res['epoch_times_s']):.3f} s/epoch, "
-                  f"peak {res['peak_rss_mb']:.0f} MB{extra}", file=sys.stderr, flush=True)
+            figs = "".join(f", {k} {res[k]:.2f}" for k in ("test_bce", "test_neg_elbo") if k in res)
+            print(f"repeat {r + 1}: {v:<20} first epoch {res['epoch_times_s'][0]:.3f} s, median {_median_after_first(res):.3f} "
+                  f"s/epoch, peak {res['peak_rss_mb']:.0f} MB{figs}", file=sys.stderr, flush=True)
     return runs
 
 
-def epoch_summary(runs: dict[str, list[dict]]) -> dict[str, dict]:
-    """Median epoch time (first epoch of each repeat left out), peak RSS, ratio to hand-adam."""
-    import statistics
+def _median_after_first(res: dict) -> float:
+    return statistics.median(res["epoch_times_s"][1:] or res["epoch_times_s"])
 
+
+def epoch_summary(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per variant: median epoch time (the first epoch of each repeat left out), median first epoch,
+    peak memory, ratio to hand-adam. Failed children are counted, not timed."""
     summary = {}
     for v, rs in runs.items():
-        ts = [t for res in rs for t in (res["epoch_times_s"][1:] or res["epoch_times_s"])]
-        summary[v] = {"median_epoch_s": statistics.median(ts), "min_epoch_s": min(ts),
-                      "peak_rss_mb": max(res["peak_rss_mb"] for res in rs)}
+        ok = [res for res in rs if "error" not in res]
+        if not ok:
+            summary[v] = {"error": rs[-1]["error"] if rs else "not run"}
+            continue
+        ts = [t for res in ok for t in (res["epoch_times_s"][1:] or res["epoch_times_s"])]
+        s = {"median_epoch_s": statistics.median(ts), "min_epoch_s": min(ts),
+             "median_first_epoch_s": statistics.median(res["epoch_times_s"][0] for res in ok),
+             "peak_rss_mb": max(res["peak_rss_mb"] for res in ok)}
+        if "peak_cuda_mb" in ok[0]:
+            s["peak_cuda_mb"] = max(res["peak_cuda_mb"] for res in ok)
+        if len(ok) < len(rs):
+            s["failed_repeats"] = len(rs) - len(ok)
+        summary[v] = s
     ref = summary.get("hand-adam", {}).get("median_epoch_s")
-    for v in summary:
-        if ref:
-            summary[v]["ratio_to_hand_adam"] = summary[v]["median_epoch_s"] / ref
+    for s in summary.values():
+        if ref and "median_epoch_s" in s:
+            s["ratio_to_hand_adam"] = s["median_epoch_s"] / ref
     return summary
 
 
-def bench_args(doc: str, variants: list[str]):
-    """The command line shared by the interleaved speed benchmarks."""
-    import argparse
+# ---- command line -------------------------------------------------------------------------------
 
+def add_hidden_options(ap: argparse.ArgumentParser) -> None:
+    """--limit and --results (smoke runs), left out of --help."""
+    ap.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
+
+
+def apply_options(a: argparse.Namespace) -> argparse.Namespace:
+    """Make --limit and --results take effect; note the commit the script starts from."""
+    global RESULTS, LIMIT
+    LIMIT = a.limit
+    if a.results is not None:
+        RESULTS = a.results.resolve()
+    if not getattr(a, "child", None):
+        _START["commit"] = git_commit()
+    return a
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_hidden_options(ap)
+    return ap
+
+
+def bench_parser(doc: str, variants: list[str]) -> argparse.ArgumentParser:
+    """The command line shared by the interleaved speed benchmarks (``apply_options(ap.parse_args())``)."""
+    ap = parser(doc)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--variants", default=",".join(variants))
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=0)
-    return ap.parse_args()
+    return ap

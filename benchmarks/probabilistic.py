@@ -5,8 +5,8 @@
     python benchmarks/probabilistic.py semi --models cvae,m1m2,aae-semi --seeds 0,1,2 --epochs 20
 
 Every run writes its folder under benchmarks/results/runs/ (not committed) and its figures to
-benchmarks/results/<name>.json (committed). Record the machine with the figures: they are CPU
-figures unless the JSON says otherwise.
+benchmarks/results/<name>.json (committed), with the commit, the command and the machine: they are
+CPU figures unless the JSON says otherwise.
 """
 from __future__ import annotations
 
@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, machine, save, train_run  # noqa: E402
-
-RUNS = RESULTS / "runs"
+import common  # noqa: E402
+from common import add_hidden_options, apply_options, runs_dir, save, train_run  # noqa: E402
 
 
 def latents(a: argparse.Namespace) -> None:
@@ -29,16 +28,15 @@ def latents(a: argparse.Namespace) -> None:
     runs = {}
     for model in ("ae", "vae", "aae"):
         opts = {"latent_dim": 2, "hidden": [512, 256], "epochs": a.epochs, "seed": 0}
-        if model in a.only.split(",") or not (RUNS / f"latent2-{model}" / "model.safetensors").exists():
+        if model in a.only.split(",") or not (runs_dir() / f"latent2-{model}" / "model.safetensors").exists():
             runs[model], secs = train_run(f"latent2-{model}", model, **opts)
             print(f"{model}: {secs:.0f} s", flush=True)
         else:
-            runs[model] = RUNS / f"latent2-{model}"  # reuse the run made with the same settings
-    png = RESULTS / "latent_maps_ae_vae_aae.png"
+            runs[model] = runs_dir() / f"latent2-{model}"  # reuse the run made with the same settings
+    png = common.RESULTS / "latent_maps_ae_vae_aae.png"
     assert cli(["compare-latents", *map(str, runs.values()), "-n", "5000", "--out", str(png)]) == 0
     metrics = {m: json.loads((r / "metrics.json").read_text()) for m, r in runs.items()}
-    save("latent_maps", {"benchmark": "latent maps", "machine": machine(), "date": time.strftime("%Y-%m-%d"),
-                         "epochs": a.epochs, "figure": png.name,
+    save("latent_maps", {"benchmark": "latent maps", "epochs": a.epochs, "figure": png.name,
                          "test_recon": {m: v.get("test_recon") for m, v in metrics.items()}})
 
 
@@ -59,7 +57,7 @@ def nll(a: argparse.Namespace) -> None:
     res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
     eval_secs = time.perf_counter() - t0
     metrics = json.loads((run / "metrics.json").read_text())
-    out = {"benchmark": "vae nll", "machine": machine(), "date": time.strftime("%Y-%m-%d"), "config": opts,
+    out = {"benchmark": "vae nll", "config": opts,
            "test_nll": res["nll"], "test_neg_elbo": res["neg_elbo"], "k": a.k,
            "active_units": metrics.get("test_active_units"), "train_seconds": secs, "eval_seconds": eval_secs,
            "reference": "Burda et al. 2016: VAE 86.76 nats after 3,280 epochs (k=5000)"}
@@ -74,8 +72,8 @@ def semi(a: argparse.Namespace) -> None:
         for seed in map(int, a.seeds.split(",")):
             opts = {"labels": a.labels, "epochs": a.epochs, "seed": seed}
             if model == "m1m2":
-                if m1 is None and (RUNS / "semi-m1-vae" / "model.safetensors").exists() and not a.retrain_m1:
-                    m1 = RUNS / "semi-m1-vae"  # reuse M1 (its config.yaml records how it was trained)
+                if m1 is None and (runs_dir() / "semi-m1-vae" / "model.safetensors").exists() and not a.retrain_m1:
+                    m1 = runs_dir() / "semi-m1-vae"  # reuse M1 (its config.yaml records how it was trained)
                 if m1 is None:
                     m1, _ = train_run("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0)
                 opts["m1_run"] = str(m1)
@@ -87,10 +85,9 @@ def semi(a: argparse.Namespace) -> None:
     summary = {m: {"mean_error_pct": statistics.mean(r["test_error_pct"] for r in rows),
                    "sd_error_pct": statistics.stdev([r["test_error_pct"] for r in rows]) if len(rows) > 1 else 0.0,
                    "runs": rows} for m, rows in results.items()}
-    save(f"semi_supervised_{a.labels}_{a.models.replace(',', '-')}_{a.epochs}ep", {"benchmark": "semi-supervised MNIST", "machine": machine(),
-                                         "date": time.strftime("%Y-%m-%d"), "labels": a.labels, "epochs": a.epochs,
-                                         "m1_epochs": a.m1_epochs, "summary": summary,
-                                         "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015)"})
+    save(f"semi_supervised_{a.labels}_{a.models.replace(',', '-')}_{a.epochs}ep",
+         {"benchmark": "semi-supervised MNIST", "labels": a.labels, "epochs": a.epochs, "m1_epochs": a.m1_epochs,
+          "summary": summary, "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015)"})
 
 
 def main() -> None:
@@ -111,7 +108,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--m1-epochs", type=int, default=30)
     p.add_argument("--retrain-m1", action="store_true", help="train M1 again even if results/runs/semi-m1-vae exists")
-    a = ap.parse_args()
+    for p in sub.choices.values():
+        add_hidden_options(p)
+    a = apply_options(ap.parse_args())
     import logging
 
     logging.basicConfig(level=logging.WARNING)

@@ -1,8 +1,25 @@
-"""Every benchmark in turn (``make bench``): acceptance figures, then speed."""
+"""Every benchmark of ``make bench``, in turn, from the repository root (about an hour on 2 CPU cores):
+
+    python benchmarks/acceptance.py
+    python benchmarks/bench_speed.py --epochs 10 --repeats 3
+    python benchmarks/bench_vae.py --epochs 10 --repeats 3
+    python benchmarks/probabilistic.py latents --epochs 10
+
+The long ones (VAE NLL, semi-supervised) are ``make bench-long``. Arguments given to this script
+are appended to every command (smoke runs: ``--limit 256 --results /tmp/smoke``).
+"""
 import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-for script in ("acceptance.py", "bench_speed.py"):
-    subprocess.run([sys.executable, str(HERE / script)], check=True)
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = [
+    ["benchmarks/acceptance.py"],
+    ["benchmarks/bench_speed.py", "--epochs", "10", "--repeats", "3"],
+    ["benchmarks/bench_vae.py", "--epochs", "10", "--repeats", "3"],
+    ["benchmarks/probabilistic.py", "latents", "--epochs", "10"],
+]
+for args in COMMANDS:
+    args = [*args, *sys.argv[1:]]
+    print("$ python " + " ".join(args), flush=True)
+    subprocess.run([sys.executable, *args], cwd=ROOT, check=True)

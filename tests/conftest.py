@@ -32,3 +32,24 @@ def small_m1(tmp_path: Path) -> Path:
 
     return aekit.train_run("vae", "mnist-sample", out=Path(tmp_path) / "m1", hidden=[64], latent_dim=8, epochs=2,
                            batch_size=32, lr=3e-3, limit=1200, seed=0, quiet=True)
+
+
+def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> dict[str, int]:
+    """Make the n-th training forward pass raise KeyboardInterrupt before it does anything.
+
+    The trainer calls ``model(x, y, phase=...)`` once per batch and phase; validation and test
+    figures call ``model.loss`` directly, so only training batches are counted.
+    """
+    from aekit.models.base import Autoencoder
+
+    calls = {"n": 0}
+    original = Autoencoder.forward
+
+    def forward(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Autoencoder, "forward", forward)
+    return calls

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import aekit
+from conftest import interrupt_on_call
 from aekit.cli import main
 from aekit.models.base import Autoencoder
 from aekit.plots import figures as F
@@ -195,21 +196,6 @@ def test_report_of_a_finished_run_without_metrics_computes_them(runs: dict[str, 
     text = (run / "report.html").read_text(encoding="utf-8")
     assert "test_recon" in metric_cells(text)
     assert "metrics.json was missing" in text
-
-
-def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> dict[str, int]:
-    """The n-th training forward pass raises KeyboardInterrupt (see tests/test_resume.py)."""
-    calls = {"n": 0}
-    original = Autoencoder.forward
-
-    def forward(self: Autoencoder, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Autoencoder, "forward", forward)
-    return calls
 
 
 def test_report_of_an_interrupted_run_uses_the_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import aekit
+from conftest import interrupt_on_call
 import aekit.run
 from aekit.cli import main
 from aekit.runconfig import build_config
@@ -108,25 +109,6 @@ def test_same_seed_same_weights_different_seed_different_weights(tmp_path: Path)
 
 
 # ---- Ctrl-C ------------------------------------------------------------------------------------
-
-def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> dict[str, int]:
-    """Make the n-th training forward pass raise KeyboardInterrupt before it does anything.
-
-    The trainer calls ``model(x, y, phase=...)`` once per batch and phase; validation and test
-    figures call ``model.loss`` directly, so only training batches are counted.
-    """
-    calls = {"n": 0}
-    original = Autoencoder.forward
-
-    def forward(self: Autoencoder, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Autoencoder, "forward", forward)
-    return calls
-
 
 @pytest.mark.parametrize("model, opts, stop_at, where", [
     # epoch 2, after 8 of its 17 batches

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .config import SECTIONS, DataConfig, TrainConfig, check_unused, load_yaml, update_dataclass
+from .config import SECTIONS, DataConfig, TrainConfig, check_unused, update_dataclass
 from .errors import AekitError, closest
 from .io import atomic_write_text
 
@@ -123,14 +123,10 @@ def load_config(run_dir: str | Path) -> RunConfig:
 
 
 def read_saved(run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
-    run_dir = Path(run_dir)
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        if resume:
-            raise AekitError(f"--resume: {run_dir} is not a run folder (no config.yaml)",
-                             f"train into {run_dir} without --resume first, or give the folder of the run to continue")
-        raise AekitError(f"{run_dir} is not a run folder (no config.yaml)", "give the folder that `aekit train --out` wrote")
-    return load_yaml(path)
+    """A run folder's saved config.yaml (the base of a resume, and of load_config)."""
+    from .models.loading import read_run_config
+
+    return read_run_config(run_dir, resume)
 
 
 # ---- resume ------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from safetensors.torch import load_file
+
+from ..config import load_yaml
 
 from ..errors import AekitError
 from ..io import load_state
@@ -22,16 +23,20 @@ def build_from_dict(values: dict[str, Any]) -> Any:
     return get_spec(name).build(config_from_dict(name, values))
 
 
-def model_section(run_dir: str | Path) -> dict[str, Any]:
+def read_run_config(run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
+    """A run folder's config.yaml as a mapping; an error naming the folder when it is not a run."""
     run_dir = Path(run_dir)
-    path = run_dir / "config.yaml"
-    if not path.exists():
+    if not (run_dir / "config.yaml").exists():
+        if resume:
+            raise AekitError(f"--resume: {run_dir} is not a run folder (no config.yaml)",
+                             f"train into {run_dir} without --resume first, or give the folder of the run to continue")
         raise AekitError(f"{run_dir} is not a run folder (no config.yaml)", "give the folder that `aekit train --out` wrote")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise AekitError(f"{path} is not valid YAML ({e})", "restore the run's config.yaml") from None
-    model = raw.get("model") if isinstance(raw, dict) else None
+    return load_yaml(run_dir / "config.yaml")
+
+
+def model_section(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "config.yaml"
+    model = read_run_config(run_dir).get("model")
     if not isinstance(model, dict):
         raise AekitError(f"{path} has no model section", "restore the run's config.yaml")
     return model
