@@ -9,8 +9,10 @@ else fp16 on a GPU and fp32 on a CPU.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -57,9 +59,11 @@ def resolve_precision(name: str, device: torch.device) -> str:
     raise AekitError(f"unknown precision {name!r}", "use fp32, bf16, fp16 or auto")
 
 
-def autocast(precision: str, device: torch.device) -> torch.autocast:
-    """The autocast context of a training step (disabled for fp32)."""
-    return torch.autocast(device.type, dtype=DTYPES.get(precision, torch.bfloat16), enabled=precision != "fp32")
+def autocast(precision: str, device: torch.device) -> Any:
+    """The autocast context of a training step (none at all for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
 def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler | None:
