@@ -23,9 +23,10 @@ from common import add_hidden_options, apply_options, runs_dir, save, train_run 
 
 
 def latents(a: argparse.Namespace) -> None:
+    import aekit
     from aekit.cli import main as cli
 
-    runs = {}
+    runs, reused = {}, []
     for model in ("ae", "vae", "aae"):
         opts = {"latent_dim": 2, "hidden": [512, 256], "epochs": a.epochs, "seed": 0}
         if model in a.only.split(",") or not (runs_dir() / f"latent2-{model}" / "model.safetensors").exists():
@@ -33,11 +34,15 @@ def latents(a: argparse.Namespace) -> None:
             print(f"{model}: {secs:.0f} s", flush=True)
         else:
             runs[model] = runs_dir() / f"latent2-{model}"  # reuse the run made with the same settings
+            reused.append(model)
     png = common.RESULTS / "latent_maps_ae_vae_aae.png"
     assert cli(["compare-latents", *map(str, runs.values()), "-n", "5000", "--out", str(png)]) == 0
     metrics = {m: json.loads((r / "metrics.json").read_text()) for m, r in runs.items()}
     save("latent_maps", {"benchmark": "latent maps", "epochs": a.epochs, "figure": png.name,
-                         "test_recon": {m: v.get("test_recon") for m, v in metrics.items()}})
+                         "reused_runs": {m: aekit.load_config(runs[m]).to_dict() for m in reused},
+                         "test_recon": {m: v.get("test_recon") for m, v in metrics.items()},
+                         "test_kl_vae": metrics["vae"].get("test_kl"),
+                         "test_disc_accuracy_aae": metrics["aae"].get("test_disc_accuracy")})
 
 
 def nll(a: argparse.Namespace) -> None:
