@@ -18,7 +18,7 @@ SHARED_DATA = Path(os.environ.get("AEKIT_DATA_DIR") or REPO.parent / "shared" / 
 os.environ.setdefault("AEKIT_DATA_DIR", str(SHARED_DATA))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real data sets (``$AEKIT_DATA_DIR`` or ``<repo>/../shared/data``)."""
     if not SHARED_DATA.is_dir():
