@@ -380,8 +380,8 @@ class Autoencoder(nn.Module):
 
     def predict_proba(self, x: Any, batch_size: int = 1024) -> Any:
         """q(y | x) for each example: (N, K)."""
-        if not self.can_classify:
-            self.class_logits(torch.zeros(0))  # raises the family's message
+        if not self.can_classify:  # the family's own message (class_logits raises it)
+            self.class_logits(torch.zeros(0, *self.input_shape))
         t, was_tensor = self.as_input(x)
         p = self.map_batches(lambda b: torch.softmax(self.class_logits(self.to_model_space(b)).float(), -1), t, batch_size=batch_size)
         return self._back(p, t, was_tensor)

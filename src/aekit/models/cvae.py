@@ -236,8 +236,11 @@ class CVAE(Autoencoder):
         return super().data_mean(z.repeat(K, 1), ys).reshape(K, B, *self.input_shape).mean(0)
 
     def score(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """−U(x): the bound on −log p(x) without labels, per example (nats of M2's inputs)."""
-        return self._neg_unlabelled(self.m2_input(x))[0]
+        """−U(x): the bound on −log p(x) without labels, per example (nats of M2's inputs), with z
+        drawn from a stream seeded 0 (reproducible; the global RNG is left as it was)."""
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(0)
+            return self._neg_unlabelled(self.m2_input(x))[0]
 
     # ---- generation ------------------------------------------------------------------------------
     def sample(self, n: int, label: Any = None, seed: int | None = None) -> np.ndarray:
