@@ -180,3 +180,18 @@ def test_the_gmm_sampler_cache_is_keyed_by_the_weights_and_the_seed(tmp_path, ca
     assert cli(capsys, "sample", run, "--sampler", "gmm", "--components", "3", "-n", "4", "--out", out)[0] == 0
     assert key()["weights_sha256"] == hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
     assert not np.array_equal(np.load(out), first)
+
+
+def test_optimiser_states_that_do_not_match_the_phases_are_an_error_not_dropped(tmp_path, capsys):
+    from aekit.io import save_state
+
+    run = tmp_path / "run"
+    assert cli(capsys, "train", *TINY, "--epochs", "1", "--out", run)[0] == 0
+    path = run / "checkpoints" / "last.safetensors"
+    state = load_state(path)
+    state["optimizers"] = {"reconstruction": state["optimizers"]["main"], "discriminator": state["optimizers"]["main"]}
+    save_state(path, state)
+    before = snapshot(run)
+    rc, err = cli(capsys, "train", *TINY, "--epochs", "2", "--out", run, "--resume")
+    assert rc == 2 and "['reconstruction', 'discriminator']" in err and "['main']" in err and "Traceback" not in err
+    assert snapshot(run) == before
