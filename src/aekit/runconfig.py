@@ -105,7 +105,7 @@ def check_options(cfg: RunConfig) -> None:
         raise AekitError(f"data.labels={cfg.data.labels} (--labels): the model {cfg.model_name} {what}",
                          f"drop --labels, or train a semi-supervised model: {', '.join(takers)}")
     if cfg.data.labels is None:
-        for key in ("labelled_batch", "label_batch"):
+        for key in getattr(type(cfg.model), "LABELS_ONLY", ()):
             if key in g.get("model", set()) and getattr(cfg.model, key) != getattr(defaults, key):
                 raise AekitError(f"model.{key} has no effect: it sizes the labelled batches of a semi-supervised run (--labels N)",
                                  f"drop model.{key}, or give --labels N")

@@ -98,6 +98,7 @@ class SupervisedAAEConfig(AAEConfig):
 class SemiSupervisedAAEConfig(AAEConfig):
     label_mode: ClassVar[str] = "semi-supervised"
     label_use: ClassVar[str] = "partial"
+    LABELS_ONLY: ClassVar[tuple[str, ...]] = ("label_batch",)  # used only with --labels N
     n_classes: int = opt(0, "filled from the data: the number of classes K (do not set)")
     label_batch: int = opt(100, "labelled examples per classification step (with --labels N)")
 

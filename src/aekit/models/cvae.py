@@ -43,6 +43,7 @@ class CVAEConfig(ModelConfig):
     """The conditional VAE: the shared options plus the label and bound options."""
 
     label_use: ClassVar[str] = "partial"
+    LABELS_ONLY: ClassVar[tuple[str, ...]] = ("labelled_batch",)  # used only with --labels N
 
     n_classes: int = opt(0, "filled from the data: the number of classes K (do not set)")
     beta: float = opt(1.0, "weight β of KL(q(z|x,y) ‖ N(0, I)) (1: the bound)")
