@@ -134,6 +134,8 @@ def test_config_errors_name_the_fix():
         build_model("aae-semi", input_shape=[20], likelihood="gaussian")
     with pytest.raises(AekitError, match="encoder_type"):
         build_model("aae", input_shape=[20], likelihood="gaussian", encoder_type="vae")
+    with pytest.raises(AekitError, match="would squash the Gaussian"):
+        build_model("aae", input_shape=[20], likelihood="gaussian", encoder_type="gaussian", code_activation="sigmoid")
 
 
 # ---- the phases ------------------------------------------------------------------------------------

@@ -70,8 +70,6 @@ class AAEConfig(Corruptible, ModelConfig):
         out = {**ModelConfig.unused(self), **Corruptible.unused(self)}
         if self.prior == "normal":
             out.update(prior_components="the normal prior has one component", prior_radius="the normal prior has no radius")
-        if self.encoder_type == "gaussian":
-            out["code_activation"] = "the Gaussian encoder's code is μ + σε (linear heads)"
         return out
 
 
@@ -132,8 +130,8 @@ class AAE(Autoencoder):
         if mode == "conditional-prior" and cfg.prior == "normal":
             raise AekitError("a label-conditioned prior needs a component per class; the normal prior has none",
                              "use --set model.prior=mixture (or swiss-roll with --latent-dim 2)")
-        if mode == "semi-supervised" and cfg.code_activation != "linear":
-            raise AekitError(f"model.code_activation {cfg.code_activation!r} would squash the categorical head",
+        if (mode == "semi-supervised" or cfg.encoder_type == "gaussian") and cfg.code_activation != "linear":
+            raise AekitError(f"model.code_activation {cfg.code_activation!r} would squash the Gaussian / categorical heads",
                              "use --set model.code_activation=linear")
         if any(h < 1 for h in cfg.disc_hidden):
             raise AekitError(f"model.disc_hidden widths must be >= 1, got {cfg.disc_hidden}")
