@@ -95,3 +95,47 @@ def test_stacked_pretraining_moves_only_its_layer():
     opt.step()
     changed = {n for n, p in m.named_parameters() if not torch.equal(before[n], p)}
     assert changed == {"encoder.layers.1.weight", "encoder.layers.1.bias", "decoder.layers.0.weight", "decoder.layers.0.bias"}
+
+
+def _networks(name):
+    return [n for n in get_spec(name).config_cls.networks if n != "mlp"]
+
+
+CONV = [(n, "conv") for n in SPECS if "conv" in _networks(n) and n != "stochastic-contractive-ae"]
+
+
+@pytest.mark.parametrize("name,net", CONV)
+def test_preset_trains_with_a_conv_net(name, net, digits, tmp_path):
+    """Every family that supports the conv network trains with it, saves and reloads; codes stay flat."""
+    overrides = {"epochs": 3, "batch_size": 32, "lr": 3e-3, "limit": 600, "seed": 0, "net": net, "channels": [8, 16]}
+    overrides["latent_dim"] = 4 if name.startswith("contractive") else 8
+    out = aekit.train_run(name, "mnist-sample", out=tmp_path / "run", **overrides)
+    rows = (out / "history.csv").read_text().strip().splitlines()
+    col = rows[0].split(",").index("loss")
+    losses = [float(r.split(",")[col]) for r in rows[1:]]
+    assert losses[-1] < losses[0], f"{name}: loss did not fall: {losses}"
+    model = aekit.load(out)
+    assert type(model.encoder).__name__ == "ConvEncoder"
+    x = digits.x_test[:20]
+    codes = model.encode(x)
+    assert codes.shape == (20, model.cfg.latent_dim)
+    np.testing.assert_array_equal(aekit.load(out).reconstruct(x), model.reconstruct(x))
+    assert model.reconstruct(x).shape == x.shape
+
+
+def test_stochastic_contractive_preset_refuses_conv_for_its_tied_weights():
+    from aekit.errors import AekitError
+    from aekit.models import build_model
+
+    with pytest.raises(AekitError, match="tied weights"):
+        build_model("stochastic-contractive-ae", input_shape=[1, 28, 28], likelihood="bernoulli", net="conv")
+    build_model("stochastic-contractive-ae", input_shape=[1, 28, 28], likelihood="bernoulli", net="conv", tied=False)
+
+
+@pytest.mark.parametrize("name", ["stacked-ae", "m1m2"])
+def test_mlp_only_families_say_why(name):
+    from aekit.errors import AekitError
+
+    with pytest.raises(AekitError, match="works with the mlp network"):
+        aekit.train_run(name, "mnist-sample", net="conv", epochs=1, limit=100, m1_run="x") if name == "m1m2" else \
+            aekit.train_run(name, "mnist-sample", net="conv", epochs=1, limit=100)

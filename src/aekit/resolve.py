@@ -12,13 +12,22 @@ import numpy as np
 
 from .config import check_unused
 from .errors import AekitError
+from .nets import auto_net, default_hidden
 
 log = logging.getLogger("aekit")
 
 
 def auto_likelihood(x: np.ndarray, kind: str) -> tuple[str, str]:
     """(likelihood, reason) for ``likelihood=auto``: Bernoulli only for binary data or for images
-    in [0, 1] — not for any data that happens to lie in [0, 1] (min-max-scaled tables, the swiss roll)."""
+    in [0, 1] — not for any data that happens to lie in [0, 1] (min-max-scaled tables, the swiss roll);
+    categorical for one-hot sequences (characters). NaN (sequence padding) is left out."""
+    if kind == "sequences":
+        if x.ndim == 3 and x.shape[2] > 1:
+            steps = x.reshape(-1, x.shape[2])
+            steps = steps[~np.isnan(steps).any(1)]
+            if len(steps) and np.all((steps == 0) | (steps == 1)) and np.all(steps.sum(1) == 1):
+                return "categorical", f"one-hot sequences ({x.shape[2]} categories)"
+        x = x[~np.isnan(x)]
     lo, hi = float(np.min(x)), float(np.max(x))
     if np.all((x == 0) | (x == 1)):
         return "bernoulli", "binary data (every value is 0 or 1)"
@@ -34,14 +43,25 @@ def resolve_model_config(cfg: Any, data: Any, x_scaled: np.ndarray) -> None:
 
     m = cfg.model
     m.input_shape = list(data.input_shape)
-    lo, hi = float(np.min(x_scaled)), float(np.max(x_scaled))
+    lo, hi = float(np.nanmin(x_scaled)), float(np.nanmax(x_scaled))
     m.input_range = [lo, hi]
+    given = cfg.given.get("model", set())
+    if m.net == "auto":
+        m.net, why = auto_net(data.input_shape, type(m).networks)
+        cfg.notes["net"] = f"auto → {m.net}: {why}"
+        log.info("network: %s", cfg.notes["net"])
+        if m.net != "mlp" and "hidden" not in given:
+            m.hidden = default_hidden(m.net)  # a preset's widths are its MLP's
     if m.likelihood == "auto":
         m.likelihood, why = auto_likelihood(x_scaled, data.kind)
         cfg.notes["likelihood"] = f"auto → {m.likelihood}: {why}"
         log.info("likelihood: %s", cfg.notes["likelihood"])
-        defaults = get_spec(cfg.model_name).make_config(likelihood=m.likelihood)
-        check_unused(m, defaults, "model", cfg.given.get("model", set()))
+    if "net" in cfg.notes or "likelihood" in cfg.notes:  # keys without effect under the resolved values
+        defaults = get_spec(cfg.model_name).make_config(likelihood=m.likelihood, net=m.net)
+        check_unused(m, defaults, "model", given)
+    if data.kind == "sequences" and m.net != "rnn" and np.isnan(x_scaled).any():
+        raise AekitError(f"{data.source} holds sequences of different lengths (padded with NaN); the {m.net} network reads fixed-size inputs",
+                         "use --net rnn, which reads each sequence to its own length")
     if hasattr(m, "n_classes"):
         if data.y_train is None:
             raise AekitError(f"the model {cfg.model_name} needs labels, but {data.source} has none",

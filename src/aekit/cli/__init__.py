@@ -1,7 +1,7 @@
 """The ``aekit`` command. Every train flag is also a config key (YAML or ``--set``).
 
 One module per group of commands: train.py (train, models), use.py (evaluate, encode, reconstruct,
-sample, interpolate, compare-latents), report.py (report), data.py (datasets). Each registers its
+sample, interpolate, compare-latents), describe.py (describe), report.py (report), data.py (datasets). Each registers its
 sub-commands with ``add(sub)`` and a name → function map, ``COMMANDS``.
 """
 from __future__ import annotations
@@ -13,11 +13,12 @@ import sys
 from .. import __version__
 from ..errors import AekitError
 from . import data as data_cmds
+from . import describe as describe_cmds
 from . import report as report_cmds
 from . import train as train_cmds
 from . import use as use_cmds
 
-GROUPS = (train_cmds, use_cmds, report_cmds, data_cmds)
+GROUPS = (train_cmds, use_cmds, describe_cmds, report_cmds, data_cmds)
 
 
 def build_parser(model: str | None = None) -> argparse.ArgumentParser:

@@ -1,4 +1,5 @@
-"""Data sets: named ones (embedded, scikit-learn, generated, IDX downloads) and user files.
+"""Data sets: named ones (embedded, scikit-learn, generated, IDX downloads, files placed in the data
+directory) and user files.
 
 ``load_raw(name_or_path)`` gives a data set's own splits; ``prepare(cfg, seed)`` turns them into
 train/validation/test arrays ready for training (validated, scaled, split with the seed), with the
@@ -23,6 +24,7 @@ import numpy as np
 from ..errors import AekitError, unknown_choice
 from .base import RawData, check_labels, check_raw, class_indices, label_classes
 from .download import RemoteFile, ensure_files
+from .scaling import Scaler
 
 log = logging.getLogger("aekit")
 
@@ -46,13 +48,14 @@ class NamedDataset:
     name: str
     describe: str
     load: Callable[[Path], RawData]
-    remote: list[RemoteFile] = field(default_factory=list)  # files fetched into <dir>/<name>/
+    remote: list[RemoteFile] = field(default_factory=list)  # files fetched into <dir>/<folder>/
     embedded: bool = False
+    local: list[str] = field(default_factory=list)  # files placed by hand in <dir>/<folder>/, never downloaded
+    folder: str | None = None  # the sub-folder of the data directory; default: the name
 
     def available(self, root: Path) -> bool:
-        if not self.remote:
-            return True
-        return all((root / self.name / f.filename).exists() for f in self.remote)
+        where = root / (self.folder or self.name)
+        return all((where / f).exists() for f in [r.filename for r in self.remote] + self.local)
 
 
 DATASETS: dict[str, NamedDataset] = {}
@@ -151,9 +154,37 @@ _register(NamedDataset("fashion-mnist", "Fashion-MNIST, 60,000 train / 10,000 te
 _register(NamedDataset("kmnist", "Kuzushiji-MNIST, 60,000 train / 10,000 test (NumPy archives)", _kmnist, KMNIST_FILES))
 
 
+# --- sequences from files in the data directory, and sets generated from code -------------------
+
+def _lazy(module: str, fn: str) -> Callable[[Path], RawData]:
+    """A loader that imports its module only when the set is loaded."""
+    def load(root: Path) -> RawData:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{module}"), fn)(root)
+
+    return load
+
+
+_register(NamedDataset("ecg5000", "UCR ECG5000 heartbeats, 500 series x 140 (train split only), 5 classes; sequences",
+                       _lazy("sequences", "load_ecg5000"), local=["ECG5000_TRAIN.txt"], folder="timeseries"))
+_register(NamedDataset("gunpoint", "UCR GunPoint hand motions, 50 train / 150 test x 150, 2 classes; sequences (.ts)",
+                       _lazy("sequences", "load_gunpoint"), local=["GunPoint_TRAIN.ts", "GunPoint_TEST.ts"], folder="timeseries"))
+_register(NamedDataset("color-mnist", "MNIST digits coloured (seeded stroke/background colours), 3x28x28, made from the mnist files",
+                       _lazy("generated", "load_color_mnist"), MNIST_FILES, folder="mnist"))
+_register(NamedDataset("sentences", "generated English-like lines (6,000), one-hot characters, NaN-padded; sequences",
+                       _lazy("text", "load_sentences"), embedded=True))
+
+
 def dataset_status(root: Path | None = None) -> list[tuple[str, str, bool]]:
     root = data_dir(root)
-    return [(d.name, d.describe, d.available(root)) for d in DATASETS.values()]
+
+    def describe(d: NamedDataset) -> str:
+        if d.local and not d.available(root):  # not downloaded: say where the files go
+            return f"{d.describe} [aekit does not download it: put {', '.join(d.local)} in {root / (d.folder or d.name)}]"
+        return d.describe
+
+    return [(d.name, describe(d), d.available(root)) for d in DATASETS.values()]
 
 
 def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str | None = None,
@@ -171,7 +202,7 @@ def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str |
     elif any(s in name for s in ("/", "\\", ".")) or Path(name).exists():
         from .files import load_path
 
-        raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size)
+        raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size, kind=kind)
     else:
         raise unknown_choice("data set", name, DATASETS)
     return check_raw(raw, kind=kind)
@@ -194,30 +225,6 @@ def load_like(cfg: Any, name: str, data_dir_: str | Path | None = None) -> RawDa
 
 
 # --- scaling and splits -------------------------------------------------------------------------
-
-@dataclass
-class Scaler:
-    """Per-feature affine map fitted on the training split: x' = (x - shift) / scale."""
-
-    kind: str = "none"
-    shift: np.ndarray | None = None
-    scale: np.ndarray | None = None
-
-    @classmethod
-    def fit(cls, kind: str, x: np.ndarray) -> "Scaler":
-        if kind == "none":
-            return cls("none")
-        flat = x.reshape(x.shape[0], -1).astype(np.float64)
-        if kind == "minmax":
-            lo, hi = flat.min(0), flat.max(0)
-            shift, scale = lo, np.where(hi > lo, hi - lo, 1.0)
-        elif kind == "standard":
-            shift, sd = flat.mean(0), flat.std(0)
-            scale = np.where(sd > 0, sd, 1.0)
-        else:
-            raise unknown_choice("scaling", kind, ("none", "minmax", "standard"))
-        return cls(kind, shift.astype(np.float32), scale.astype(np.float32))
-
 
 @dataclass
 class Prepared:
@@ -257,7 +264,8 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
     """
     kind = getattr(cfg, "kind", None) or "auto"
     raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind)
-    test = _test_file(cfg, raw, kind) if getattr(cfg, "test_data", None) else None
+    # a test file is read as the training data was: sequences (a named set's kind too) stay sequences
+    test = _test_file(cfg, raw, "sequences" if raw.kind == "sequences" else kind) if getattr(cfg, "test_data", None) else None
     if test is not None:
         xte, yte, test_src = test.x_train, test.y_train, test.source
     else:
@@ -307,7 +315,7 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
         y = hide_labels(y, cfg.labels, rng, cfg.name, classes)
     extras = {k: {"train": v[idx], "val": v[idx_va] if idx_va is not None else None,
                   "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
-    scaler = Scaler.fit(cfg.scale, x)
+    scaler = Scaler.fit(cfg.scale, x, raw.kind)  # sequences: per channel
     return Prepared(x, y, xva, yva, xte, yte, raw.kind, raw.source, scaler, extras, classes)
 
 

@@ -19,8 +19,15 @@ How an array is read (:func:`layout`, the one place this is decided), by ``data.
              are not pictures: reshape them first).
   sequences  (N, T, C) stays; (N, T) becomes one-channel (N, T, 1); 4-D is an error.
 
-A 4-D array that looks channels-last (N, H, W, C with C in 1, 3, 4) is moved to channels-first.
+A 4-D array that looks channels-last (N, H, W, C with C in 1, 3, 4) is moved to channels-first;
+one that could be either (N, 3, H, 3) is read channels-first, and one with more than 4 channels
+first (N, 28, 28, 2) is read as (N, C, H, W) as it stands; both are said in the log.
 Every reading that changes the shape or that could have gone another way is logged once per load.
+
+Missing values: NaN and inf are errors naming the example, with one exception. Sequences of
+different lengths are padded at the END with NaN: every channel NaN from some step to the last
+(:func:`pad_sequences`). NaN anywhere else in a sequence (inside the series, or in some channels
+only) is still an error, and so is a series with no values at all. Vectors and images take no NaN.
 
 Values follow the one numeric-input rule of :mod:`aekit.arrays` (uint8 ÷ 255, integer pixel values
 ÷ 255 for images, refused for vectors and sequences, ...), so a file and an array handed to a
@@ -61,9 +68,16 @@ class RawData:
 
 
 def _channels_first(x: np.ndarray, source: str) -> tuple[np.ndarray, str | None]:
-    if x.shape[1] not in (1, 3, 4) and x.shape[3] in (1, 3, 4):
+    first, last = x.shape[1] in (1, 3, 4), x.shape[3] in (1, 3, 4)
+    if not first and last:
         out = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
         return out, f"{source}: {x.shape} looks channels-last; read as images (N, C, H, W) {out.shape}"
+    if first and last:
+        return x, (f"{source}: {x.shape} could be channels-first or channels-last; read channels-first as images "
+                   f"(N, C, H, W) with {x.shape[1]} channels (move the axis first, x.transpose(0, 3, 1, 2), for the other reading)")
+    if not first:
+        return x, (f"{source}: {x.shape} read as images (N, C, H, W) with {x.shape[1]} channels "
+                   "(images usually have 1, 3 or 4; save them as (N, C, H, W) if the channels are elsewhere)")
     return x, None
 
 
@@ -108,8 +122,47 @@ def layout(x: np.ndarray, kind: str, source: str) -> tuple[np.ndarray, str, str 
     )
 
 
-def check_x(x: np.ndarray, source: str) -> np.ndarray:
-    """Shape, emptiness and finiteness checks with messages that say what to do."""
+def pad_sequences(series: list[np.ndarray], length: int | None = None) -> np.ndarray:
+    """Series of shape (T_i, C) (or (T_i,)) as one float32 array (N, T, C), padded at the end with
+    NaN to ``length`` (default: the longest), the padding that sequences allow."""
+    arrs = [np.asarray(s, dtype=np.float32).reshape(len(s), -1) for s in series]
+    t = max((len(a) for a in arrs), default=0) if length is None else length
+    c = arrs[0].shape[1] if arrs else 1
+    out = np.full((len(arrs), t, c), np.nan, dtype=np.float32)
+    for i, a in enumerate(arrs):
+        out[i, : len(a)] = a[:t]
+    return out
+
+
+def series_lengths(x: np.ndarray) -> np.ndarray:
+    """The length of each (N, T, C) series: the steps before its NaN end padding."""
+    pad = np.isnan(x).all(axis=2)
+    tail = np.flip(np.logical_and.accumulate(np.flip(pad, 1), axis=1), 1)  # padding from here to the end
+    return x.shape[1] - tail.sum(axis=1)
+
+
+def _check_padding(x: np.ndarray, source: str) -> None:
+    """NaN in (N, T, C) sequences only as end padding (every channel, from some step to the end)."""
+    lengths = series_lengths(x)
+    inside = np.isnan(x) & (np.arange(x.shape[1])[None, :, None] < lengths[:, None, None])
+    if inside.any():
+        i, t, c = (int(v) for v in np.argwhere(inside)[0])
+        n = int(inside.any(axis=(1, 2)).sum())
+        raise AekitError(
+            f"{source}: example {i} has NaN at step {t} (channel {c}) inside the series, before its last value"
+            f"{f' ({n} examples in all)' if n > 1 else ''}; in sequences NaN may only pad the end",
+            "impute the missing values (e.g. interpolate), or cut the series there; padding of a shorter "
+            "series is NaN in every channel from some step to the end")
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        raise AekitError(f"{source}: example {int(empty[0])} has no values (every step is NaN)"
+                         f"{f' ({len(empty)} examples in all)' if len(empty) > 1 else ''}",
+                         "remove the empty series")
+
+
+def check_x(x: np.ndarray, source: str, sequences: bool = False) -> np.ndarray:
+    """Shape, emptiness and finiteness checks with messages that say what to do; ``sequences``
+    (N, T, C) may be NaN-padded at the end (see the module docstring)."""
     if x.ndim < 2:
         raise AekitError(f"{source}: expected one example per row, got an array of shape {x.shape}", "give a 2-D array (examples × features)")
     if x.shape[0] == 0:
@@ -117,6 +170,9 @@ def check_x(x: np.ndarray, source: str) -> np.ndarray:
     if int(np.prod(x.shape[1:])) == 0:
         raise AekitError(f"{source}: examples have 0 features (shape {x.shape})", "check the file holds data")
     bad = ~np.isfinite(x)
+    if sequences and x.ndim == 3 and bad.any():
+        _check_padding(x, source)
+        bad = np.isinf(x)  # NaN is end padding; inf is still an error
     if bad.any():
         idx = np.argwhere(bad)[0]
         kind = "NaN" if np.isnan(x[tuple(idx)]) else "inf"
@@ -175,17 +231,31 @@ def check_raw(raw: RawData, kind: str = "auto") -> RawData:
     x, note = to_float32(x, src, images=images, bounds=bounds)
     if note:
         log.info("%s", note)
-    raw.x_train = check_x(x, src)
+    seqs = raw.kind == "sequences"
+    raw.x_train = check_x(x, src, seqs)
     raw.y_train = check_y(raw.y_train, raw.x_train.shape[0], src)
     if xt is not None:
         xt, _ = to_float32(xt, src + " (test)", images=images, bounds=bounds)
-        raw.x_test = check_x(xt, src + " (test)")
+        raw.x_test = check_x(xt, src + " (test)", seqs)
         raw.y_test = check_y(raw.y_test, raw.x_test.shape[0], src + " (test)")
         if raw.x_test.shape[1:] != raw.x_train.shape[1:]:
             raise AekitError(f"{src}: test examples have shape {raw.x_test.shape[1:]}, train {raw.x_train.shape[1:]}", "both splits must have the same width")
     elif raw.y_test is not None:
         raise AekitError(f"{src}: test labels without test examples", "give the test examples too, or drop the test labels")
+    if seqs:
+        _note_padding(raw, src)
     return raw
+
+
+def _note_padding(raw: RawData, src: str) -> None:
+    """Say once how many series are shorter than the array (NaN-padded at the end)."""
+    for x, where in ((raw.x_train, src), (raw.x_test, src + " (test)")):
+        if x is None or x.ndim != 3 or not np.isnan(x).any():
+            continue
+        n = series_lengths(x)
+        short = int((n < x.shape[1]).sum())
+        log.info("%s: %d of %d series are shorter than %d steps (lengths %d..%d), NaN-padded at the end",
+                 where, short, len(x), x.shape[1], int(n.min()), int(n.max()))
 
 
 # --- labels → classes -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""User data from files: NumPy arrays, numeric tables, image folders and IDX folders.
+"""User data from files: NumPy arrays, numeric tables, sequences, image folders and IDX folders.
 
 ``load_path`` picks the reader from the path and returns :class:`~aekit.data.base.RawData` with
 the arrays as stored; ``aekit.data.load_raw`` then lays them out and validates them
@@ -8,8 +8,9 @@ image sizes, an option that does not apply to the file) is an :class:`~aekit.err
 naming the file, never a bare NumPy or zipfile traceback or a silently ignored option.
 
 This module holds the dispatcher, the helpers the readers share and the NumPy readers; tables are
-read in :mod:`.tables`, image folders in :mod:`.images` and IDX files in :mod:`.idx`. Those import
-the shared helpers from here, so the dispatcher imports them when it needs them.
+read in :mod:`.tables`, sequence files (UCR text tables under ``data.kind=sequences``, sktime
+``.ts``) in :mod:`.sequences`, image folders in :mod:`.images` and IDX files in :mod:`.idx`. Those
+import the shared helpers from here, so the dispatcher imports them when it needs them.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from .base import RawData
 TABLE_EXTS = (".csv", ".tsv", ".txt")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 SUPPORTED = (
-    ".npy (one array), .npz (keys x [, y, x_test, y_test]), .csv / .tsv / .txt (numeric table, header optional), "
+    ".npy (one array), .npz (keys x [, y, x_test, y_test]), .csv / .tsv / .txt (numeric table, header optional; "
+    "with data.kind=sequences one series per row, the label first as in the UCR archive), .ts (sktime sequences), "
     "a folder of PNG/JPEG images (class sub-folders give labels), a folder of IDX files "
     "(train-images-idx3-ubyte[.gz], ...) or a single IDX file"
 )
@@ -59,11 +61,13 @@ def _looks_like_idx(name: str) -> bool:
     return ("idx" in n and "ubyte" in n) or n.endswith("-ubyte") or n.endswith(".idx")
 
 
-def load_path(path: Path, label_column: str | None = None, image_size: list[int] | None = None) -> RawData:
+def load_path(path: Path, label_column: str | None = None, image_size: list[int] | None = None,
+              kind: str = "auto") -> RawData:
     """Read a user file or folder (see ``SUPPORTED``); the result is not yet validated.
 
     ``label_column`` is for tables and ``image_size`` for image folders: given for anything else,
-    they are an error rather than ignored."""
+    they are an error rather than ignored. ``kind`` (``data.kind``) picks the reader of a text table:
+    "sequences" reads it in the UCR layout (:func:`~aekit.data.sequences.read_ucr`)."""
     path = Path(path).expanduser()
     if not path.exists():
         raise AekitError(
@@ -81,6 +85,14 @@ def load_path(path: Path, label_column: str | None = None, image_size: list[int]
         return _load_npy(path)
     if suffix == ".npz":
         return _load_npz(path)
+    if suffix == ".ts":
+        from .sequences import read_ts
+
+        return read_ts(path, kind)
+    if suffix in TABLE_EXTS and kind == "sequences":
+        from .sequences import read_ucr
+
+        return read_ucr(path, label_column)
     if suffix in TABLE_EXTS:
         from .tables import _load_table
 

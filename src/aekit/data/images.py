@@ -1,5 +1,11 @@
 """Folders of PNG/JPEG images (class sub-folders give labels, ``data.image_size`` resizes) for
-:func:`~aekit.data.files.load_path`: decoding, modes and sizes are apart from the other readers."""
+:func:`~aekit.data.files.load_path`: decoding, modes and sizes are apart from the other readers.
+
+Modes: grayscale images (PIL modes 1, L, LA, I;16, I, F) give one channel, (N, 1, H, W); colour ones
+(RGB, RGBA, P, CMYK, ...) three, (N, 3, H, W). A folder that mixes them is read as RGB, the
+grayscale images repeated to three channels; alpha channels are dropped (not composited). 8-bit
+images stay uint8 (÷ 255 later), 16-bit ones are divided by 65535 and float ones kept. Anything
+converted is said in the log, once per folder, with the count of images of each mode."""
 from __future__ import annotations
 
 import logging
@@ -32,8 +38,9 @@ def _check_image_size(image_size: Any) -> tuple[int, int] | None:
     return h, w
 
 
-def _read_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
-    """(H, W) or (H, W, 3) array: uint8, or float32 in [0, 1] for 16-bit/float images."""
+def _read_image(path: Path, size: tuple[int, int] | None) -> tuple[np.ndarray, str]:
+    """(H, W) or (H, W, 3) array: uint8, or float32 in [0, 1] for 16-bit/float images; and the
+    image's own PIL mode."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -63,17 +70,19 @@ def _read_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
         raise AekitError(f"{path}: unreadable image — truncated, corrupt or not an image ({e})",
                          "remove or replace that file") from None
     if arr.dtype == np.uint8:
-        return arr
+        return arr, mode
     arr = arr.astype(np.float32)
-    return arr / scale if scale else arr
+    return (arr / scale if scale else arr), mode
 
 
 def _stack_images(files: list[Path], folder: Path, image_size: Any) -> np.ndarray:
     size = _check_image_size(image_size)
     arrays: list[np.ndarray] = []
     first_shape: tuple[int, int] | None = None
+    modes: dict[str, int] = {}
     for p in files:
-        a = _read_image(p, size)
+        a, mode = _read_image(p, size)
+        modes[mode] = modes.get(mode, 0) + 1
         hw = a.shape[:2]
         if first_shape is None:
             first_shape = hw
@@ -85,6 +94,7 @@ def _stack_images(files: list[Path], folder: Path, image_size: Any) -> np.ndarra
             )
         arrays.append(a)
     rgb = any(a.ndim == 3 for a in arrays)
+    _note_modes(folder, modes, rgb)
     if any(a.dtype != np.uint8 for a in arrays):
         arrays = [a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a for a in arrays]
     if rgb:
@@ -93,6 +103,26 @@ def _stack_images(files: list[Path], folder: Path, image_size: Any) -> np.ndarra
     else:
         x = np.stack(arrays)[:, None]
     return np.ascontiguousarray(x)
+
+
+_GRAY = ("1", "L", "LA", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _note_modes(folder: Path, modes: dict[str, int], rgb: bool) -> None:
+    """Say how the images' modes were read when any was converted (see the module docstring)."""
+    plain = "RGB" if rgb else "L"
+    if set(modes) <= {plain}:
+        return
+    what = []
+    if rgb and any(m in _GRAY for m in modes):
+        what.append("grayscale images repeated to 3 channels")
+    if any(m in ("RGBA", "LA", "PA", "RGBa") for m in modes):
+        what.append("alpha channels dropped")
+    if any(m.startswith("I") for m in modes):
+        what.append("16-bit values divided by 65535")
+    shown = ", ".join(f"{m} ({n})" for m, n in sorted(modes.items()))
+    log.info("%s: image modes %s read as %s, (N, %d, H, W)%s", folder, shown, "RGB" if rgb else "grayscale",
+             3 if rgb else 1, "; " + "; ".join(what) if what else "")
 
 
 def _load_images(folder: Path, image_size: Any) -> RawData | None:

@@ -150,7 +150,7 @@ class AAE(Autoencoder):
         self._n_y = K if mode == "semi-supervised" else 0  # categorical head of the encoder
         self._dec_extra = K if mode in ("supervised", "semi-supervised") else 0  # label / y to the decoder
         enc_out = self._n_y + (2 * zdim if cfg.encoder_type == "gaussian" else zdim)
-        self.encoder, self.decoder = build_nets(cfg, self.input_shape, enc_out=enc_out, dec_in_extra=self._dec_extra)
+        self.encoder, self.decoder = build_nets(cfg, self.input_shape, enc_out=enc_out, dec_cond=self._dec_extra)
         self.likelihood = self.make_likelihood()
         self.corrupt = make_corruption(cfg.corruption, cfg.noise_level, *cfg.input_range)
         comps = K if mode == "conditional-prior" else (cfg.prior_components if cfg.prior != "normal" else None)
@@ -196,17 +196,15 @@ class AAE(Autoencoder):
             out[known] = F.one_hot(y[known].long(), K).to(like.dtype)
         return out
 
-    def _decode(self, z: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        if self._dec_extra:
-            z = torch.cat([z, cond], 1)
-        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+    def _decode(self, z: torch.Tensor, cond: torch.Tensor | None, target: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, cond=cond if self._dec_extra else None, target=target).reshape(z.shape[0], *self.input_shape)
 
-    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None, target: torch.Tensor | None = None) -> torch.Tensor:
         """Likelihood parameters; a label-taking decoder sees one-hot ``y`` (uniform where unknown)."""
         if y is not None and not self._dec_extra:
             raise AekitError("only aae-supervised and aae-semi decode a code together with a label",
                              "drop the label, or draw a class of aae-conditional with sample(n, label=...)")
-        return self._decode(z, self._one_hot(y, z.shape[0], z) if self._dec_extra else None)
+        return self._decode(z, self._one_hot(y, z.shape[0], z) if self._dec_extra else None, target)
 
     def _cond(self, y: torch.Tensor | None, y_logits: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor | None:
         """What the decoder sees besides z: softmax q(y|x) (aae-semi), the one-hot label (aae-supervised)."""
@@ -238,7 +236,7 @@ class AAE(Autoencoder):
     def _recon_terms(self, x: torch.Tensor, y: torch.Tensor | None, corrupt: bool) -> tuple[Terms, torch.Tensor | None, torch.Tensor]:
         x_in = self.corrupt(x) if corrupt and self.cfg.corruption != "none" else x
         y_logits, z = self._code(x_in, sample=self.training)
-        return {"recon": self.likelihood.nll_mean(self._decode(z, self._cond(y, y_logits, z)), x)}, y_logits, z
+        return {"recon": self.likelihood.nll_mean(self._decode(z, self._cond(y, y_logits, z), x), x)}, y_logits, z
 
     def _reconstruction_loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Terms:
         terms, _, _ = self._recon_terms(x, y, corrupt=self.training)

@@ -7,6 +7,7 @@ with x̃ ~ q(x̃ | x) the corruption (x̃ = x when none) and the clean x the tar
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from ..config import opt
 from ..errors import AekitError
-from ..nets import build_nets
+from ..nets import MLP, build_nets
 from ..parts import (
     contractive_closed_form,
     contractive_exact,
@@ -27,6 +28,8 @@ from ..parts import (
 )
 from .base import ACTIVATION_HELP, Autoencoder, Corruptible, ModelConfig, Terms
 from .registry import register
+
+log = logging.getLogger("aekit")
 
 
 @dataclass
@@ -64,6 +67,9 @@ def validate_ae_options(cfg: AEConfig) -> None:
             raise AekitError(f"model.{key} must be >= 0, got {getattr(cfg, key)}")
     if not cfg.sc_sigma > 0:
         raise AekitError(f"model.sc_sigma must be > 0, got {cfg.sc_sigma}")
+    if (cfg.contractive or cfg.stochastic_contractive) and cfg.net == "conv" and cfg.norm == "batch":
+        raise AekitError("the contractive penalties differentiate each example's code on its own; batch normalisation mixes the batch",
+                         "use --set model.norm=group (or layer, or none) with a contractive penalty")
     if cfg.sparsity_weight > 0:
         if cfg.code_activation != "sigmoid":
             raise AekitError("KL sparsity needs code activations in (0, 1)",
@@ -130,17 +136,20 @@ class AE(Autoencoder):
         self.likelihood = self.make_likelihood()
         lo, hi = cfg.input_range
         self.corrupt = make_corruption(cfg.corruption, cfg.noise_level, lo, hi)
+        if cfg.contractive and self._single_sigmoid_layer is None:
+            log.warning("contractive penalty: no closed form for this encoder, so each step computes the exact Jacobian "
+                        "∂h/∂x by batched autograd: about latent_dim (%d) backward passes per batch", cfg.latent_dim)
 
     def code(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.encoder(x)
 
-    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None, target: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, target=target).reshape(z.shape[0], *self.input_shape)
 
     @property
     def _single_sigmoid_layer(self) -> nn.Linear | None:
         enc = self.encoder
-        if len(getattr(enc, "layers", [])) == 1 and getattr(enc, "acts", [None])[0] == "sigmoid":
+        if isinstance(enc, MLP) and len(enc.layers) == 1 and enc.acts[0] == "sigmoid":
             return enc.layers[0]
         return None
 
@@ -154,7 +163,7 @@ class AE(Autoencoder):
         else:
             x_in, target = x, x
         h = self.encoder(x_in)
-        terms: Terms = {"recon": self.likelihood.nll_mean(self.decoder_params(h), target)}
+        terms: Terms = {"recon": self.likelihood.nll_mean(self.decoder_params(h, target=target), target)}
         needs_clean = x_in is not x and (cfg.contractive or cfg.stochastic_contractive)
         layer = self._single_sigmoid_layer
         total = add_penalties(cfg, terms, terms["recon"], h, x, self.encoder(x) if needs_clean else None, self.encoder,
@@ -167,18 +176,18 @@ register("ae", AE, AEConfig,
          "autoencoder: MLP of any depth, under- or overcomplete (default 784-512-256-32)")
 register("linear-ae", AE, AEConfig,
          "linear autoencoder (no activations, squared error): learns PCA's subspace; tied weights optional",
-         hidden=[], latent_dim=16, activation="linear", code_activation="linear", likelihood="gaussian")
+         net="mlp", hidden=[], latent_dim=16, activation="linear", code_activation="linear", likelihood="gaussian")
 register("sparse-ae", AE, AEConfig,
          "sparse autoencoder: sigmoid code with KL sparsity (rho=0.05, beta=3) and weight decay (UFLDL)",
-         hidden=[], latent_dim=196, activation="sigmoid", code_activation="sigmoid",
+         net="mlp", hidden=[], latent_dim=196, activation="sigmoid", code_activation="sigmoid",
          sparsity_target=0.05, sparsity_weight=3.0, weight_decay=1e-4)
 register("denoising-ae", AE, AEConfig,
          "denoising autoencoder: reconstructs clean inputs from 25%-masked ones",
          corruption="masking", noise_level=0.25)
 register("contractive-ae", AE, AEConfig,
          "contractive autoencoder: one sigmoid layer, penalty lambda*||dh/dx||_F^2 (closed form)",
-         hidden=[], latent_dim=256, activation="sigmoid", code_activation="sigmoid", contractive=0.1)
+         net="mlp", hidden=[], latent_dim=256, activation="sigmoid", code_activation="sigmoid", contractive=0.1)
 register("stochastic-contractive-ae", AE, AEConfig,
          "stochastic contractive AE: tied sigmoid layer, penalty lambda*E||h(x)-h(x+eps)||^2",
-         hidden=[], latent_dim=256, activation="sigmoid", code_activation="sigmoid", tied=True,
+         net="mlp", hidden=[], latent_dim=256, activation="sigmoid", code_activation="sigmoid", tied=True,
          stochastic_contractive=1.0, sc_sigma=0.1)

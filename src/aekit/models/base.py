@@ -36,6 +36,7 @@ from torch import nn
 from ..arrays import tensor_to_float32, to_float32
 from ..config import Options, check_choice, opt
 from ..errors import AekitError
+from ..nets import NET_CHOICES, NetOptions, auto_net, check_net
 from ..parts import LIKELIHOODS, make_likelihood
 from ..progress import iterate
 
@@ -90,25 +91,32 @@ ACTIVATION_HELP = "relu | tanh | sigmoid | elu | gelu | leaky-relu | softplus | 
 
 
 @dataclass
-class ModelConfig(Options):
-    """The options of every family: the data it was built for, the networks, the likelihood."""
+class ModelConfig(NetOptions):
+    """The options of every family: the networks (:mod:`aekit.nets.options`), the data it was built
+    for, the likelihood."""
 
     # how the family uses labels: none | required (every training label) | partial (--labels N
     # keeps N, the others are hidden as −1); label-taking configs also declare ``n_classes``
     label_use: ClassVar[str] = "none"
+    # the networks the family works with; ``net: auto`` falls back to mlp when the data's own
+    # network is not among them
+    networks: ClassVar[tuple[str, ...]] = NET_CHOICES
+    network_note: ClassVar[str] = ""  # why the others are not supported
 
     input_shape: list[int] = opt([], "filled from the data: the shape of one example (do not set)")
     input_range: list[float] = opt([0.0, 1.0], "filled from the data: min and max of the scaled training data (do not set)")
-    net: str = opt("mlp", "network family: mlp")
-    hidden: list[int] = opt([512, 256], "encoder hidden widths before the code; the decoder mirrors them")
     latent_dim: int = opt(32, "code size (may exceed the input for overcomplete codes)")
     activation: str = opt("relu", "hidden activation: " + ACTIVATION_HELP)
-    likelihood: str = opt("auto", "p(x|z): bernoulli | gaussian | gaussian-learned | auto (bernoulli for binary data and [0, 1] images)")
+    likelihood: str = opt("auto", "p(x|z): bernoulli | gaussian | gaussian-learned | categorical (one-hot sequences, e.g. characters) | "
+                                  "auto (bernoulli for binary data and [0, 1] images, categorical for one-hot sequences)")
     sigma: float = opt(1.0, "Gaussian likelihoods: σ (fixed, or the initial value when learned)")
     init: str = opt("glorot", "weight init: glorot (Glorot-uniform, zero bias) | torch (PyTorch's default)")
 
     def unused(self) -> dict[str, str]:
-        return {"sigma": "only Gaussian likelihoods have a σ"} if self.likelihood == "bernoulli" else {}
+        out = NetOptions.unused(self)
+        if self.likelihood in ("bernoulli", "categorical"):
+            out["sigma"] = "only Gaussian likelihoods have a σ"
+        return out
 
 
 @dataclass
@@ -152,6 +160,8 @@ class Autoencoder(nn.Module):
     def __init__(self, cfg: Any):
         super().__init__()
         self.cfg = cfg
+        if cfg.net == "auto" and cfg.input_shape:
+            cfg.net = auto_net(cfg.input_shape, type(cfg).networks)[0]
         self.validate_config(cfg)
         self.input_shape = tuple(int(s) for s in cfg.input_shape)
         self.input_dim = math.prod(self.input_shape)
@@ -169,8 +179,10 @@ class Autoencoder(nn.Module):
         """The deterministic code of model-space ``x``: z itself, or the posterior mean. (B, latent_dim)."""
         raise NotImplementedError
 
-    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Likelihood parameters (logits, means) of x given codes z (and labels), in the input's shape."""
+    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None, target: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters (logits, means) of x given codes z (and labels), in the input's shape.
+        ``target``: the x being reconstructed, passed by training losses (a recurrent decoder with
+        teacher forcing feeds on it); every other caller leaves it out."""
         raise NotImplementedError
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
@@ -185,10 +197,22 @@ class Autoencoder(nn.Module):
         """Raise AekitError for a config that cannot work; subclasses call the base's too."""
         if not cfg.input_shape:
             raise AekitError("model.input_shape is not set", "build models through aekit.train_run or aekit.load, which take it from the data")
+        check_net(cfg)
+        cls = type(cfg)
+        if cfg.net not in cls.networks:
+            why = f" ({cls.network_note})" if cls.network_note else ""
+            raise AekitError(f"this model works with the {' and '.join(cls.networks)} network, not model.net={cfg.net}{why}",
+                             f"use --net {cls.networks[0]}")
+        if getattr(cfg, "tied", False) and cfg.net != "mlp":
+            raise AekitError("tied weights (model.tied) are implemented for the MLP network only",
+                             "drop model.tied (--set model.tied=false), or use --net mlp")
         if cfg.likelihood == "auto":
             raise AekitError("model.likelihood 'auto' is resolved from the data by aekit.train_run",
                              "give bernoulli, gaussian or gaussian-learned when building a model directly")
         check_choice("model.likelihood", cfg.likelihood, LIKELIHOODS)
+        if cfg.likelihood == "categorical" and len(cfg.input_shape) != 2:
+            raise AekitError(f"the categorical likelihood reads one-hot sequences (T, K); these examples have shape {tuple(cfg.input_shape)}",
+                             "use bernoulli or gaussian")
         if not cfg.sigma > 0:
             raise AekitError(f"model.sigma must be > 0, got {cfg.sigma}", "e.g. --set model.sigma=1.0")
         if cfg.latent_dim < 1:
@@ -197,7 +221,8 @@ class Autoencoder(nn.Module):
             raise AekitError(f"model.hidden widths must be >= 1, got {cfg.hidden}")
 
     def make_likelihood(self, dim: int | None = None) -> nn.Module:
-        return make_likelihood(self.cfg.likelihood, dim or self.input_dim, self.cfg.sigma)
+        """The data's likelihood; for sequences it reads NaN as end padding (masked)."""
+        return make_likelihood(self.cfg.likelihood, dim or self.input_dim, self.cfg.sigma, masked=len(self.input_shape) == 2)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, phase: str | None = None) -> Terms:
         """The loss terms of ``phase`` on a batch: what the trainer (and DistributedDataParallel) calls."""

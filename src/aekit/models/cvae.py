@@ -15,8 +15,11 @@ afresh. α: Kingma's code weights −log q(y|x) of each labelled example by 0.1�
 (N training examples, N_l labelled); with ``alpha`` unset that is the default, N/N_l counted from
 the training batches (the counts are saved with the weights): 0.1 when every example is labelled.
 
-M2 works on inputs v: the flattened x here; M1+M2 (models/m1m2.py) overrides ``m2_input`` with
-the codes of a frozen VAE.
+M2 works on inputs v: x itself here, read by the run's network (the label conditions a conv net as
+constant label maps on its input channels and as a label embedding added to the decoder's first
+features; a recurrent net reads it at every step); M1+M2 (models/m1m2.py) overrides ``m2_input``
+with the codes of a frozen VAE. With a conv or rnn network the classifier q(y|x) is a copy of the
+encoder's network with K outputs.
 """
 from __future__ import annotations
 
@@ -38,6 +41,11 @@ from .base import Autoencoder, ModelConfig, ReportItem, Terms
 from .registry import register
 
 
+def _tile(v: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` copies of the batch ``v`` stacked along the batch axis (copy i is rows i·B … i·B+B−1)."""
+    return v.repeat(n, *[1] * (v.dim() - 1))
+
+
 @dataclass
 class CVAEConfig(ModelConfig):
     """The conditional VAE: the shared options plus the label and bound options."""
@@ -53,6 +61,12 @@ class CVAEConfig(ModelConfig):
     alpha: float | None = opt(None, "weight of −log q(y|x) per labelled example; unset: Kingma's 0.1·N/N_l")
     classifier_hidden: list[int] = opt([500], "hidden widths of the classifier q(y|x)")
     labelled_batch: int = opt(100, "semi-supervised (--labels N): labelled examples drawn per step (all when fewer)")
+
+    def unused(self) -> dict[str, str]:
+        out = ModelConfig.unused(self)
+        if self.net in ("conv", "rnn"):
+            out["classifier_hidden"] = f"the classifier of a {self.net} model is a copy of the encoder's network"
+        return out
 
 
 class CVAE(Autoencoder):
@@ -83,11 +97,14 @@ class CVAE(Autoencoder):
 
     def build(self) -> None:
         cfg, K = self.cfg, self.n_classes
-        d = self.build_m2_space()
-        # q(z|v,y): [v, onehot y] → [μ | log σ²];  p(v|y,z): [z, onehot y] → likelihood params of v
-        self.encoder, self.decoder = build_nets(cfg, (d,), enc_out=2 * cfg.latent_dim, enc_in_extra=K, dec_in_extra=K)
-        hid = list(cfg.classifier_hidden)
-        self.classifier = MLP([d, *hid, K], [cfg.activation] * len(hid) + ["linear"], init=cfg.init)
+        self.m2_shape = self.build_m2_space()
+        # q(z|v,y): (v, onehot y) → [μ | log σ²];  p(v|y,z): (z, onehot y) → likelihood params of v
+        self.encoder, self.decoder = build_nets(cfg, self.m2_shape, enc_out=2 * cfg.latent_dim, enc_cond=K, dec_cond=K)
+        if cfg.net == "mlp":
+            hid = list(cfg.classifier_hidden)
+            self.classifier = MLP([self.m2_width, *hid, K], [cfg.activation] * len(hid) + ["linear"], init=cfg.init)
+        else:  # the encoder's network with K outputs and a linear head
+            self.classifier = build_nets(cfg, self.m2_shape, enc_out=K)[0]
         # examples seen in training [all, labelled]: N/N_l for the default α; saved with the weights
         self.register_buffer("label_counts", torch.zeros(2, dtype=torch.long))
         # the labelled examples of semi-supervised training (set_labelled); not saved
@@ -96,10 +113,10 @@ class CVAE(Autoencoder):
         # identical on every rank (same seed): DistributedDataParallel need not broadcast them
         self._ddp_params_and_buffers_to_ignore = ["labelled_x", "labelled_y"]
 
-    def build_m2_space(self) -> int:
-        """Build what M2's inputs v need and return their width (here: v = flattened x)."""
+    def build_m2_space(self) -> tuple[int, ...]:
+        """Build what M2's inputs v need and return the shape of one (here: v = x)."""
         self.m2_likelihood = self.make_likelihood()
-        return self.input_dim
+        return self.input_shape
 
     @property
     def likelihood(self) -> nn.Module:
@@ -109,7 +126,7 @@ class CVAE(Autoencoder):
     # ---- M2's maths on its inputs v (B, m2_dim) -----------------------------------------------
     def m2_input(self, x: torch.Tensor, sample: bool = False) -> torch.Tensor:
         """M2's input for model-space ``x``; ``sample`` asks for a random one in training (M1+M2)."""
-        return x.reshape(x.shape[0], -1)
+        return x
 
     def _logits(self, v: torch.Tensor) -> torch.Tensor:
         """Logits of the classifier q(y | v), float32."""
@@ -120,11 +137,12 @@ class CVAE(Autoencoder):
 
     def _posterior(self, v: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(μ, log σ²) of q(z | v, y), float32, log σ² clamped."""
-        return split_gaussian(self.encoder(torch.cat([v, self._onehot(y, v)], 1)), self.cfg.logvar_min, self.cfg.logvar_max)
+        return split_gaussian(self.encoder(v, cond=self._onehot(y, v)), self.cfg.logvar_min, self.cfg.logvar_max)
 
-    def _m2_params(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Likelihood parameters of v under p(v | y, z), flat (B, m2_dim)."""
-        return self.decoder(torch.cat([z, self._onehot(y, z)], 1))
+    def _m2_params(self, z: torch.Tensor, y: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters of v under p(v | y, z), (B, *m2_shape); ``target``: the v being
+        reconstructed (training losses pass it, for decoders with teacher forcing)."""
+        return self.decoder(z, cond=self._onehot(y, z), target=target).reshape(z.shape[0], *self.m2_shape)
 
     def _neg_labelled(self, v: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(−L(v, y), recon NLL, KL) per example."""
@@ -132,8 +150,8 @@ class CVAE(Autoencoder):
         n = self.cfg.latent_samples
         z, yy, target = reparameterize(mu, logvar, n), y, v
         if n > 1:  # (n, B, D) → (n·B, D): sample l of example b is row l·B + b
-            z, yy, target = z.reshape(-1, mu.shape[1]), y.repeat(n), v.repeat(n, 1)
-        recon = self.m2_likelihood.nll(self._m2_params(z, yy), target).reshape(n, -1).mean(0)
+            z, yy, target = z.reshape(-1, mu.shape[1]), y.repeat(n), _tile(v, n)
+        recon = self.m2_likelihood.nll(self._m2_params(z, yy, target), target).reshape(n, -1).mean(0)
         kl = kl_standard_normal(mu, logvar).sum(-1)
         return recon + self.cfg.beta * kl + math.log(self.n_classes), recon, kl
 
@@ -141,7 +159,7 @@ class CVAE(Autoencoder):
         """(−U(v), E_q(y|v) recon, E_q(y|v) KL, log q(y|v)) per example: every label in one pass."""
         B, K = v.shape[0], self.n_classes
         y = torch.arange(K, device=v.device).repeat_interleave(B)  # rows k·B … k·B+B−1 carry label k
-        neg_l, recon, kl = (t.reshape(K, B).t() for t in self._neg_labelled(v.repeat(K, 1), y))
+        neg_l, recon, kl = (t.reshape(K, B).t() for t in self._neg_labelled(_tile(v, K), y))
         logq = F.log_softmax(self._logits(v), dim=-1)
         q = logq.exp()
         # Σ_y q(y|v)(−L(v,y)) − H(q) = Σ_y q(y|v)(−L(v,y) + log q(y|v))
@@ -283,12 +301,12 @@ class CVAE(Autoencoder):
             v = self.m2_input(b)
             B = v.shape[0]
             y = torch.arange(K, device=v.device).repeat_interleave(B)  # (K·B,): label-major
-            mu, logvar = self._posterior(v.repeat(K, 1), y)
+            mu, logvar = self._posterior(_tile(v, K), y)
 
             def log_lik(z: torch.Tensor) -> torch.Tensor:  # z (S, K, B, D)
                 S = z.shape[0]
                 params = self._m2_params(z.reshape(S * K * B, -1), y.repeat(S))
-                return -self.m2_likelihood.nll(params, v.repeat(S * K, 1)).reshape(S, K, B)
+                return -self.m2_likelihood.nll(params, _tile(v, S * K)).reshape(S, K, B)
 
             return importance_log_px(mu.reshape(K, B, -1), logvar.reshape(K, B, -1), log_lik, k, gen, per_sample)
 
@@ -297,7 +315,7 @@ class CVAE(Autoencoder):
 
     @property
     def m2_width(self) -> int:
-        return self.classifier.dims[0]
+        return math.prod(self.m2_shape)
 
     def extra_metrics(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, Any]:
         """The classifier's accuracy and error, −L with the true labels (``neg_elbo``, nats of M2's

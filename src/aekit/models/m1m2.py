@@ -10,7 +10,7 @@ through M1's decoder.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -29,6 +29,9 @@ M1_HINT = "train a vae first: aekit train --model vae ... then --set model.m1_ru
 
 @dataclass
 class M1M2Config(CVAEConfig):
+    networks: ClassVar[tuple[str, ...]] = ("mlp",)
+    network_note: ClassVar[str] = "M2 reads M1's codes, which are vectors; M1's own network is set on the M1 run"
+
     m1_run: str | None = opt(None, "run folder of a trained vae whose codes M2 models (needed to start a run)")
     m1_sample: bool = opt(True, "train on fresh z1 ~ q_M1(z1|x) (Kingma); false: the posterior means")
     m1_config: dict[str, Any] | None = opt(None, "filled when the run starts: M1's model config, copied from m1_run (do not set)")
@@ -51,7 +54,7 @@ class M1M2(CVAE):
         check_choice("model.code_likelihood", cfg.code_likelihood, ("gaussian", "gaussian-learned"))
         CVAE.validate_config(cfg)
 
-    def build_m2_space(self) -> int:
+    def build_m2_space(self) -> tuple[int, ...]:
         """M1 first (so M2's weights start alike whichever way M1 came): from ``m1_config``
         (architecture only: the weights come from this model's state dict), else loaded from
         ``m1_run`` with its weights (a new run)."""
@@ -73,7 +76,7 @@ class M1M2(CVAE):
         d = int(m1.cfg.latent_dim)
         self.m2_likelihood = make_likelihood(cfg.code_likelihood, d, cfg.sigma)
         self.__dict__["_scaling_checked"] = False
-        return d
+        return (d,)
 
     def train(self, mode: bool = True) -> M1M2:
         super().train(mode)

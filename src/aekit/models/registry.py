@@ -30,6 +30,12 @@ class ModelSpec:
                 raise foreign_key(self, str(key).replace("-", "_"))
         cfg = self.config_cls()
         update_dataclass(cfg, {**self.defaults, **overrides}, "model")
+        from ..nets import auto_net, default_hidden
+
+        if cfg.net == "auto" and cfg.input_shape:  # a direct build: the shape says which network
+            cfg.net = auto_net(cfg.input_shape, self.config_cls.networks)[0]
+        if cfg.net in ("conv", "rnn") and "hidden" not in overrides:
+            cfg.hidden = default_hidden(cfg.net)  # a preset's widths are its MLP's: other networks have their own
         return cfg
 
     def build(self, cfg: Any = None, **overrides: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -25,6 +26,9 @@ from .registry import register
 
 @dataclass
 class StackedAEConfig(AEConfig):
+    networks: ClassVar[tuple[str, ...]] = ("mlp",)
+    network_note: ClassVar[str] = ("greedy pretraining trains one linear layer and its mirror at a time; "
+                                   "for a conv autoencoder train --model ae --net conv end to end")
     pretrain_epochs: int = opt(5, "epochs of greedy pretraining per layer (0: none)")
     finetune_corruption: bool = opt(False, "keep corrupting the inputs during fine-tuning")
 
@@ -41,8 +45,6 @@ class StackedAE(AE):
     @staticmethod
     def validate_config(cfg: StackedAEConfig) -> None:
         AE.validate_config(cfg)
-        if cfg.net != "mlp":
-            raise AekitError("stacked pretraining is implemented for the MLP network", "use --net mlp")
         if cfg.pretrain_epochs < 0:
             raise AekitError(f"model.pretrain_epochs must be >= 0, got {cfg.pretrain_epochs}")
         if cfg.sparsity_weight and cfg.pretrain_epochs and cfg.activation != "sigmoid":

@@ -117,8 +117,8 @@ class VAE(Autoencoder):
     def code(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.posterior(x)[0]  # the posterior mean: encode() stays deterministic
 
-    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+    def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None, target: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(z, target=target).reshape(z.shape[0], *self.input_shape)
 
     def binarize(self, x: torch.Tensor, random: bool) -> torch.Tensor:
         """Binary digits from grey ones (model space, in [0, 1]): x̃ ~ Bernoulli(x).
@@ -182,7 +182,7 @@ class VAE(Autoencoder):
         if L > 1:  # (L, B, D) → (L·B, D); sample l of example b is row l·B + b
             z = z.reshape(-1, mu.shape[1])
             target = x.repeat(L, *[1] * (x.dim() - 1))
-        recon = self.likelihood.nll_mean(self.decoder_params(z), target)  # mean over L and batch
+        recon = self.likelihood.nll_mean(self.decoder_params(z, target=target), target)  # mean over L and batch
         kl_d = kl_standard_normal(mu, logvar).mean(0)  # (D,) batch-mean KL per dimension
         kl = kl_d.sum()
         kl_objective = kl
@@ -326,8 +326,8 @@ def _forget_host_steps(module: VAE, incompatible: Any) -> None:
 register("vae", VAE, VAEConfig,
          "variational autoencoder (Kingma & Welling 2014): Gaussian q(z|x), N(0, I) prior, Bernoulli decoder "
          "on [0,1] data; 784-512-256-16",
-         hidden=[512, 256], latent_dim=16)
+         latent_dim=16)
 register("beta-vae", VAE, VAEConfig,
          "beta-VAE (Higgins et al. 2017): KL weighted by beta=4 with 10 latent dims, the paper's reference "
          "defaults, for more disentangled codes",
-         hidden=[512, 256], latent_dim=10, beta=4.0)
+         latent_dim=10, beta=4.0)

@@ -82,8 +82,13 @@ class MLP(nn.Module):
     def first_layer_weight(self) -> torch.Tensor:
         return self.layers[0].weight
 
-    def forward(self, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, start: int = 0, stop: int | None = None, *, cond: torch.Tensor | None = None,
+                target: torch.Tensor | None = None) -> torch.Tensor:
+        """Layers ``start`` to ``stop`` on the flattened ``x``, with ``cond`` concatenated to it (the
+        network contract of :mod:`aekit.nets`; ``target`` is for recurrent decoders and unused here)."""
         x = x.reshape(x.shape[0], -1)
+        if cond is not None:
+            x = torch.cat([x, cond.to(x.dtype)], 1)
         stop = len(self.layers) if stop is None else stop
         for i in range(start, stop):
             x = self.layers[i](x)
