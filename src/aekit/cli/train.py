@@ -27,6 +27,7 @@ TRAIN_FLAGS: dict[str, tuple[str, str, Any]] = {
     "--kernel": ("model", "kernel", int),
     "--stride": ("model", "stride", int),
     "--cell": ("model", "cell", str),
+    "--task": ("model", "task", str),
     "--likelihood": ("model", "likelihood", str),
     "--epochs": ("train", "epochs", int),
     "--batch-size": ("train", "batch_size", int),
@@ -59,7 +60,10 @@ def _field_help(section: str, key: str, model_cfg: Any) -> tuple[str, Any]:
     for name, _, default, text in describe(obj):
         if name == key:
             return text, default
-    raise KeyError(key)
+    from ..models import all_specs
+
+    owners = [sp.name for sp in all_specs() if key in sp.config_cls.__dataclass_fields__]
+    return f"(models {', '.join(owners)} only)", None
 
 
 def _show_default(v: Any) -> str:

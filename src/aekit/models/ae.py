@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..config import opt
+from ..config import check_choice, opt
 from ..errors import AekitError
 from ..nets import MLP, build_nets
 from ..parts import (
@@ -26,7 +28,7 @@ from ..parts import (
     stochastic_contractive,
     weight_decay,
 )
-from .base import ACTIVATION_HELP, Autoencoder, Corruptible, ModelConfig, Terms
+from .base import ACTIVATION_HELP, Autoencoder, Corruptible, ModelConfig, ReportItem, Terms
 from .registry import register
 
 log = logging.getLogger("aekit")
@@ -46,6 +48,7 @@ class AEConfig(Corruptible, ModelConfig):
     stochastic_contractive: float = opt(0.0, "λ of the stochastic contractive penalty E‖h(x) − h(x + ε)‖²")
     sc_sigma: float = opt(0.1, "σ of the Gaussian ε of the stochastic contractive penalty")
     weight_decay: float = opt(0.0, "λ of ½ΣW² over the weight matrices (logged as its own term)")
+    task: str = opt("reconstruct", "reconstruct | colorize (RGB images: the encoder sees the grayscale image, the decoder paints the colour one)")
 
     def unused(self) -> dict[str, str]:
         out = {**ModelConfig.unused(self), **Corruptible.unused(self)}
@@ -58,7 +61,21 @@ class AEConfig(Corruptible, ModelConfig):
         return out
 
 
+TASKS = ("reconstruct", "colorize")
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
+
+
+def grayscale_rgb(x: torch.Tensor) -> torch.Tensor:
+    """RGB images (B, 3, H, W) as their grayscale (luma) copied to the three channels."""
+    w = x.new_tensor(LUMA).reshape(1, 3, 1, 1)
+    return (x * w).sum(1, keepdim=True).expand_as(x)
+
+
 def validate_ae_options(cfg: AEConfig) -> None:
+    check_choice("model.task", cfg.task, TASKS)
+    if cfg.task == "colorize" and (len(cfg.input_shape) != 3 or cfg.input_shape[0] != 3):
+        raise AekitError(f"colorization paints RGB images (3, H, W); these examples have shape {tuple(cfg.input_shape)}",
+                         "train on colour images, e.g. --data color-mnist or a folder of RGB images")
     cfg.validate_corruption()
     if cfg.noise_samples < 1:
         raise AekitError(f"model.noise_samples must be >= 1, got {cfg.noise_samples}")
@@ -140,11 +157,37 @@ class AE(Autoencoder):
             log.warning("contractive penalty: no closed form for this encoder, so each step computes the exact Jacobian "
                         "∂h/∂x by batched autograd: about latent_dim (%d) backward passes per batch", cfg.latent_dim)
 
+    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the encoder sees of model-space ``x``: x, or its grayscale (task colorize)."""
+        return grayscale_rgb(x) if self.cfg.task == "colorize" else x
+
     def code(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encoder(x)
+        return self.encoder(self.encoder_input(x))
 
     def decoder_params(self, z: torch.Tensor, y: torch.Tensor | None = None, target: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z, target=target).reshape(z.shape[0], *self.input_shape)
+
+    def colorize(self, gray: Any, batch_size: int = 1024) -> Any:
+        """Colour images (N, 3, H, W) painted from grayscale ones (N, 1, H, W) or (N, H, W), in data
+        units (a model trained with task colorize)."""
+        if self.cfg.task != "colorize":
+            raise AekitError("this model was not trained to colorize", "train with --task colorize on RGB images")
+        t = gray if isinstance(gray, torch.Tensor) else torch.as_tensor(np.asarray(gray, dtype=np.float32))
+        t = t.unsqueeze(1) if t.dim() == 3 else t
+        if t.dim() != 4 or t.shape[1] != 1:
+            raise AekitError(f"colorize takes grayscale images (N, 1, H, W) or (N, H, W), got shape {tuple(t.shape)}")
+        out = self.reconstruct(t.expand(-1, 3, -1, -1), batch_size)
+        return out if isinstance(gray, torch.Tensor) else np.asarray(out)
+
+    def report_sections(self, data: Any) -> list[ReportItem]:
+        """Colorization runs: grayscale inputs, the predicted colours and the true ones."""
+        x = next((a for a in (getattr(data, f"x_{s}", None) for s in ("test", "val", "train")) if a is not None and len(a)), None)
+        if self.cfg.task != "colorize" or x is None:
+            return []
+        xs = torch.as_tensor(np.asarray(x[:10], dtype=np.float32))
+        rows = np.concatenate([grayscale_rgb(xs).numpy(), np.asarray(self.reconstruct(xs.numpy())), xs.numpy()])
+        return [ReportItem("Colorization (rows: grayscale input, predicted colours, true colours)", "images",
+                           np.clip(rows, 0.0, 1.0), nrow=len(xs))]
 
     @property
     def _single_sigmoid_layer(self) -> nn.Linear | None:
@@ -158,10 +201,13 @@ class AE(Autoencoder):
         Corruption applies when ``corrupt`` (default: in training mode); the target is the clean x."""
         cfg = self.cfg
         corrupt = self.training if corrupt is None else corrupt
+        target = x
+        x = self.encoder_input(x)
         if corrupt and cfg.corruption != "none":
-            x_in, target = corrupted(self.corrupt, x, cfg.noise_samples)
+            x_in, _ = corrupted(self.corrupt, x, cfg.noise_samples)
+            target = target.repeat_interleave(cfg.noise_samples, 0) if cfg.noise_samples > 1 else target
         else:
-            x_in, target = x, x
+            x_in = x
         h = self.encoder(x_in)
         terms: Terms = {"recon": self.likelihood.nll_mean(self.decoder_params(h, target=target), target)}
         needs_clean = x_in is not x and (cfg.contractive or cfg.stochastic_contractive)

@@ -45,6 +45,9 @@ class StackedAE(AE):
     @staticmethod
     def validate_config(cfg: StackedAEConfig) -> None:
         AE.validate_config(cfg)
+        if cfg.task != "reconstruct":
+            raise AekitError("stacked pretraining reconstructs each layer's own input; it has no colorize task",
+                             "train --model ae --task colorize")
         if cfg.pretrain_epochs < 0:
             raise AekitError(f"model.pretrain_epochs must be >= 0, got {cfg.pretrain_epochs}")
         if cfg.sparsity_weight and cfg.pretrain_epochs and cfg.activation != "sigmoid":
