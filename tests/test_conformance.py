@@ -139,3 +139,28 @@ def test_mlp_only_families_say_why(name):
     with pytest.raises(AekitError, match="works with the mlp network"):
         aekit.train_run(name, "mnist-sample", net="conv", epochs=1, limit=100, m1_run="x") if name == "m1m2" else \
             aekit.train_run(name, "mnist-sample", net="conv", epochs=1, limit=100)
+
+
+RNN = [n for n in SPECS if "rnn" in _networks(n) and n not in ("stochastic-contractive-ae", "contractive-ae")]
+
+
+@pytest.mark.parametrize("name", RNN)
+def test_preset_trains_with_a_recurrent_net_on_real_series(name, tmp_path, shared_data):
+    """Every family that supports the rnn network trains on ECG5000 series, saves and reloads."""
+    out = aekit.train_run(name, "ecg5000", out=tmp_path / "run", net="rnn", hidden=[16], latent_dim=4, epochs=2,
+                          batch_size=32, lr=3e-3, limit=160, scale="standard", seed=0)
+    rows = (out / "history.csv").read_text().strip().splitlines()
+    col = rows[0].split(",").index("loss")
+    assert all(np.isfinite(float(r.split(",")[col])) for r in rows[1:])
+    model = aekit.load(out)
+    assert type(model.encoder).__name__ == "RNNEncoder"
+    x = np.asarray(model.from_model_space(torch.zeros(3, 140, 1)))  # any series of the model's shape
+    codes = model.encode(x)
+    assert codes.shape == (3, model.cfg.latent_dim)
+    np.testing.assert_array_equal(aekit.load(out).reconstruct(x), model.reconstruct(x))
+
+
+def test_contractive_penalty_trains_a_recurrent_encoder(tmp_path, shared_data):
+    out = aekit.train_run("contractive-ae", "ecg5000", out=tmp_path / "run", net="rnn", hidden=[8], latent_dim=3, epochs=1,
+                          batch_size=32, limit=64, scale="standard", code_activation="tanh")
+    assert "contractive" in (out / "history.csv").read_text().splitlines()[0]

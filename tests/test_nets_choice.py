@@ -19,6 +19,8 @@ def test_an_option_of_another_network_is_an_error_naming_it():
         aekit.train_run("ae", "mnist-sample", channels=[8], epochs=1, limit=100)
     with pytest.raises(AekitError, match="model.cell.*rnn network, and model.net is conv"):
         aekit.train_run("ae", "mnist-sample", net="conv", cell="lstm", epochs=1, limit=100)
+    with pytest.raises(AekitError, match="model.activation.*recurrent cells have their own"):
+        aekit.train_run("ae", "ecg5000", net="rnn", activation="tanh", epochs=1, limit=100)
 
 
 def test_auto_picks_conv_for_images_with_the_conv_defaults(tmp_path):
@@ -105,3 +107,14 @@ def test_describe_prints_the_shape_trace_of_a_run_and_of_a_config(tmp_path, caps
     text = capsys.readouterr().out
     assert "Linear" in text and "net mlp" in text
     assert main(["describe"]) == 2
+
+
+def test_reconstruct_aligns_a_reversed_decoder_with_each_sequences_own_length():
+    torch.manual_seed(0)
+    m = build_model("ae", input_shape=[10, 2], likelihood="gaussian", net="rnn", hidden=[8], latent_dim=3, reverse_target=True).eval()
+    x = torch.randn(2, 10, 2)
+    x[1, 6:] = float("nan")  # example 1 has 6 steps
+    with torch.no_grad():
+        want = m.decoder(m.code(x), lengths=torch.tensor([10, 6]))
+        got = m.recon_params(x)
+    assert torch.allclose(got[1, :6], want[1, :6]) and torch.allclose(got[0], want[0])

@@ -86,7 +86,7 @@ def check_unused(obj: Options, defaults: Options, section: str, given: set[str] 
 
 # ---- the data and train sections ---------------------------------------------------------------
 
-DATA_KINDS = ("auto", "vectors", "images", "sequences")
+DATA_KINDS = ("auto", "vectors", "images", "sequences", "text")
 
 
 @dataclass
@@ -94,7 +94,8 @@ class DataConfig(Options):
     name: str = opt("mnist-sample", "named data set (see `aekit datasets`) or a path: .npy, .npz, .csv, image folder, IDX folder")
     test_data: str | None = opt(None, "a separate test set (a path, same format); validation is then carved from the training data only")
     data_dir: str | None = opt(None, "folder of named data sets as <dir>/<name>/<files>; else $AEKIT_DATA_DIR, else ~/.cache/aekit")
-    kind: str = opt("auto", "how to read arrays: auto | vectors | images | sequences (auto: 3-D arrays are 1-channel images)")
+    kind: str = opt("auto", "how to read arrays: auto | vectors | images | sequences (auto: 3-D arrays are 1-channel images); "
+                    "text: a text file, one example per line, as one-hot characters (vocabulary: the file's sorted characters)")
     label_column: str | None = opt(None, "CSV/TSV: the column holding labels (name or 0-based index)")
     scale: str = opt("none", "input scaling fitted on the training split: none | minmax | standard")
     val_fraction: float = opt(0.1, "fraction of the training split held out for validation (seeded)")
@@ -102,10 +103,15 @@ class DataConfig(Options):
     image_size: list[int] | None = opt(None, "image folders: resize every image to [H, W] (default: keep the size)")
     limit: int | None = opt(None, "use only the first N training examples (quick experiments)")
     labels: int | None = opt(None, "semi-supervised: keep N training labels (balanced per class, seeded), hide the rest")
+    max_len: int | None = opt(None, "text: pad every line to N characters (a longer line is an error); default: the longest line")
     classes: list[Any] | None = opt(None, "filled from the data: the label values, in class order (do not set)")
+    vocab: str | None = opt(None, "filled from the data: text, the characters of the one-hot channels, in order (do not set)")
 
     def unused(self) -> dict[str, str]:
-        return {} if self.test_data is None else {"test_fraction": "data.test_data gives the test split"}
+        out = {} if self.test_data is None else {"test_fraction": "data.test_data gives the test split"}
+        if self.kind != "text":
+            out["max_len"] = "only text (data.kind=text) is padded to a number of characters"
+        return out
 
     def validate(self) -> None:
         self.kind = {"vector": "vectors", "image": "images", "sequence": "sequences"}.get(self.kind, self.kind)
@@ -119,6 +125,11 @@ class DataConfig(Options):
             raise AekitError(f"data.limit must be >= 1, got {self.limit}", "drop it to use every example")
         if self.labels is not None and self.labels < 1:
             raise AekitError(f"data.labels must be >= 1, got {self.labels}", "drop it to keep every label")
+        if self.max_len is not None and self.max_len < 1:
+            raise AekitError(f"data.max_len must be >= 1, got {self.max_len}", "drop it to pad to the longest line")
+        if self.vocab is not None and (not isinstance(self.vocab, str) or len(set(self.vocab)) != len(self.vocab)):
+            raise AekitError(f"data.vocab must be a string of distinct characters, got {self.vocab!r}",
+                             "drop data.vocab: it is filled from the data")
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")

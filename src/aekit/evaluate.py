@@ -4,7 +4,10 @@ model-space arrays (the run's fitted scaling applied) and works in batches.
 
 Units, as the results say (``units``): loss terms are per example in the model's space (nats for
 likelihoods, of the scaled data when data.scale is not none); ``mse`` is per value in the data's own
-units; PSNR is in dB over the data's own range (data in [0, 1]: range 1).
+units; PSNR is in dB over the data's own range (data in [0, 1]: range 1); ``char_accuracy`` (models
+with the categorical likelihood: one-hot sequences such as characters) is the share of the valid
+steps (NaN end padding left out) whose most likely category in the reconstruction is the input's.
+Padded steps count in no figure (``mse`` is over the valid values).
 """
 from __future__ import annotations
 
@@ -59,7 +62,10 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
     if n:
         x_data = model.from_model_space(xt.to(model.device)).double().cpu().reshape(n, -1).numpy()
         rec = torch.cat(recs).reshape(n, -1).numpy()
-        out[f"{split}_mse"] = float(np.mean((x_data - rec) ** 2))
+        masked = bool(getattr(model.likelihood, "masked", False))
+        out[f"{split}_mse"] = float(np.nanmean((x_data - rec) ** 2) if masked else np.mean((x_data - rec) ** 2))
+        if model.cfg.likelihood == "categorical":
+            out[f"{split}_char_accuracy"] = char_accuracy(x_data.reshape(n, *model.input_shape), rec.reshape(n, *model.input_shape))
         if x_data.min() >= 0 and x_data.max() <= 1:
             out[f"{split}_bce"] = bce(x_data, rec)
             out[f"{split}_psnr_db"] = psnr(x_data, rec, 1.0)
@@ -75,13 +81,29 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
     return out
 
 
+def char_accuracy(x: np.ndarray, rec: np.ndarray) -> float:
+    """Per-step accuracy of one-hot sequences (N, T, K) (characters): the share of the valid steps
+    (not NaN end padding) where the argmax of ``rec`` (scores or probabilities) is the category of ``x``."""
+    x, rec = np.asarray(x), np.asarray(rec)
+    valid = ~np.isnan(x).all(axis=-1)
+    if not valid.any():
+        return float("nan")
+    hit = np.nan_to_num(rec, nan=-np.inf).argmax(-1) == np.nan_to_num(x, nan=-np.inf).argmax(-1)
+    return float(hit[valid].mean())
+
+
 def units(model: Any) -> dict[str, str]:
     """What the figures of ``evaluate_model`` are measured in."""
     scaled = bool((model.input_scale != 1).any() or (model.input_shift != 0).any())
     space = "the scaled data (data.scale)" if scaled else "the data"
-    return {"loss terms": f"per example, of {space}; nats for likelihood terms",
-            "mse": "squared error per value, in the data's own units",
-            "bce, psnr_db": "data in [0, 1] only: nats per example; dB with peak 1"}
+    out = {"loss terms": f"per example, of {space}; nats for likelihood terms",
+           "mse": "squared error per value, in the data's own units" + (
+               " (valid steps only: padding left out)" if getattr(model.likelihood, "masked", False) else ""),
+           "bce, psnr_db": "data in [0, 1] only: nats per example; dB with peak 1"}
+    if model.cfg.likelihood == "categorical":
+        out["char_accuracy"] = ("share of the valid (non-padded) steps whose most likely category in the reconstruction "
+                                "is the input's (per character, for text)")
+    return out
 
 
 def nll_figures(model: Any, x: np.ndarray | torch.Tensor, k: int = 1000, batch_size: int | None = None, seed: int = 0,

@@ -55,6 +55,8 @@ def build_for_data(cfg: RunConfig, data: Prepared) -> torch.nn.Module:
     the fitted scaling in its buffers."""
     if data.classes:
         cfg.data.classes = list(data.classes)
+    if data.vocab is not None:  # text: the run reads and decodes new text with its own vocabulary
+        cfg.data.vocab = "".join(data.vocab)
     resolve_model_config(cfg, data, scale(data, data.x_train))
     torch.manual_seed(cfg.train.seed)  # same seed → same initial weights
     model = get_spec(cfg.model_name).build(cfg.model)

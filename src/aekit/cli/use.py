@@ -16,7 +16,8 @@ from .train import HelpFormatter
 
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder written by `aekit train`")
-    p.add_argument("--data", default=None, help="data set name or path [default: the run's own data set]")
+    p.add_argument("--data", default=None, help="data set name or path; a text run reads a .txt file, one line per example, "
+                                                "with its own vocabulary [default: the run's own data set]")
     p.add_argument("--data-dir", default=None, help="folder holding named data sets [default: the run's, else $AEKIT_DATA_DIR]")
     p.add_argument("--split", default="auto", choices=["auto", "train", "val", "test", "all"],
                    help="auto: the run's test split for its own data, every row in file order for a path; "
@@ -58,7 +59,8 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p.add_argument("--out", required=True, help="output file: .npy or .csv")
     p = sub.add_parser("reconstruct", help="reconstructions of a data set", formatter_class=HelpFormatter)
     _data_args(p)
-    p.add_argument("--out", default=None, help="output .npy of reconstructions (the input's shape)")
+    p.add_argument("--out", default=None, help="output .npy of reconstructions (the input's shape); text runs: .txt, one "
+                                               "reconstructed line per input line [text runs, no --out: printed]")
     p.add_argument("--png", default=None, help="also write a PNG grid: inputs above reconstructions (images only)")
     p.add_argument("-n", type=int, default=16, help="examples in the PNG grid [default: 16]")
 
@@ -81,7 +83,8 @@ def load_split(a: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray | Non
         x, y = run_data(cfg).split(split)  # the run's own seeded splits, exactly as in training
         return model, x, y, f"{cfg.data.name} ({split})", split
     name = cfg.data.name if own else a.data
-    raw = load_like(cfg.data, name, a.data_dir)
+    # text: new lines are padded to the model's length
+    raw = load_like(cfg.data, name, a.data_dir, length=int(model.input_shape[0]) if cfg.data.vocab else None)
     if split == "auto":
         split = "test" if name in DATASETS and raw.x_test is not None else "all"
     if split == "test":
@@ -171,10 +174,26 @@ def cmd_encode(a: argparse.Namespace) -> int:
 
 
 def cmd_reconstruct(a: argparse.Namespace) -> int:
-    if not a.out and not a.png:
+    from ..runconfig import load_config
+
+    vocab = load_config(a.run).data.vocab
+    text_out = a.out is not None and Path(a.out).suffix.lower() == ".txt"
+    if text_out and not vocab:
+        raise AekitError(f"cannot write {Path(a.out).name}: reconstructions as text need a run on text (data.kind=text, "
+                         "or a named set of text such as sentences)", "write .npy or .csv")
+    if not a.out and not a.png and not vocab:
         raise AekitError("nothing to write", "give --out recon.npy and/or --png grid.png")
     model, x, _, what, _ = load_split(a)
-    if a.out:
+    if vocab and (text_out or not (a.out or a.png)):
+        lines = text_lines(model.reconstruct(x), x, vocab)
+        if text_out:
+            from ..io import atomic_write_text
+
+            atomic_write_text(Path(a.out), "".join(s + "\n" for s in lines))
+            print(f"{len(lines)} reconstructed lines from {what} written to {a.out}")
+        else:
+            print("\n".join(lines))
+    elif a.out:
         rec = model.reconstruct(x)
         save_array(Path(a.out), rec)
         print(f"{len(rec)} reconstructions from {what} written to {a.out}")
@@ -189,6 +208,15 @@ def cmd_reconstruct(a: argparse.Namespace) -> int:
         save_image_grid(np.concatenate([xs, rec]), Path(a.png), nrow=n)
         print(f"grid of {n} inputs (top) and reconstructions (bottom) written to {a.png}")
     return 0
+
+
+def text_lines(rec: Any, x: np.ndarray, vocab: str) -> list[str]:
+    """Reconstructions of one-hot text ``x`` as lines: the most likely character of each step, to the
+    length of its input line (the model does not choose the length)."""
+    from ..data.base import series_lengths
+    from ..data.text import decode_lengths
+
+    return decode_lengths(np.asarray(rec), list(vocab), series_lengths(np.asarray(x).reshape(len(x), -1, len(vocab))))
 
 
 def save_images_or_array(path: Path, arr: Any, nrow: int) -> None:

@@ -188,9 +188,15 @@ def dataset_status(root: Path | None = None) -> list[tuple[str, str, bool]]:
 
 
 def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str | None = None,
-             image_size: list[int] | None = None, *, kind: str = "auto") -> RawData:
+             image_size: list[int] | None = None, *, kind: str = "auto", vocab: list[str] | str | None = None,
+             max_len: int | None = None) -> RawData:
     """A named data set, or a user path, as validated float arrays read under ``data.kind`` = ``kind``
-    (see :mod:`aekit.data.base`). Labels are as in the data (integers or text), not yet class indices."""
+    (see :mod:`aekit.data.base`). Labels are as in the data (integers or text), not yet class indices.
+
+    Text (``kind="text"`` for a file, or a named set of text such as ``sentences``): ``vocab`` (a
+    run's own characters, in order) encodes the lines, else the file's sorted characters do;
+    ``max_len`` is the number of steps to pad to (default: the longest line)."""
+    vocab = list(vocab) if vocab is not None else None
     if name in DATASETS:
         from .files import image_size_error, label_column_error
 
@@ -199,29 +205,58 @@ def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str |
         if image_size is not None:
             raise image_size_error(image_size, f"the named data set {name}")
         raw = DATASETS[name].load(data_dir(data_dir_))
-    elif any(s in name for s in ("/", "\\", ".")) or Path(name).exists():
-        from .files import load_path
+        if raw.vocab is None and (kind == "text" or max_len is not None):
+            raise AekitError(f"the named data set {name} is not text: data.kind=text and data.max_len read text files "
+                             "(one example per line)", "drop data.kind=text / data.max_len for it")
+        if raw.vocab is not None:
+            from .text import fit_length
 
-        raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size, kind=kind)
+            if vocab is not None and vocab != raw.vocab:
+                raise AekitError(f"the named data set {name} is one-hot over {''.join(raw.vocab)!r}, not over the vocabulary "
+                                 f"given {''.join(vocab)!r}", "use a run trained on it, or give its lines as a .txt file")
+            raw = fit_length(raw, max_len)
+    elif any(s in name for s in ("/", "\\", ".")) or Path(name).exists():
+        if kind == "text":
+            from .files import image_size_error, label_column_error
+            from .text import read_text
+
+            if label_column is not None:
+                raise label_column_error(label_column, f"{name} (read as text, data.kind=text)")
+            if image_size is not None:
+                raise image_size_error(image_size, f"{name} (read as text, data.kind=text)")
+            raw = read_text(Path(name).expanduser(), vocab, max_len)
+        else:
+            from .files import load_path
+
+            raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size, kind=kind)
     else:
         raise unknown_choice("data set", name, DATASETS)
     return check_raw(raw, kind=kind)
 
 
-def load_like(cfg: Any, name: str, data_dir_: str | Path | None = None) -> RawData:
+def load_like(cfg: Any, name: str, data_dir_: str | Path | None = None, *, length: int | None = None) -> RawData:
     """Another data set (``name``) read the way a run read its own (``cfg``, its DataConfig): the same
     ``data.kind``, and ``label_column`` / ``image_size`` where they apply to ``name`` (a table / an
-    image folder), so that evaluating a CSV-trained run on an .npy is not refused for its label column."""
+    image folder), so that evaluating a CSV-trained run on an .npy is not refused for its label column.
+
+    A run on text (``cfg.vocab`` set: ``data.kind=text``, or a named set of text) reads a .txt file
+    as text with its own vocabulary, padded to ``length`` steps (the model's, default ``cfg.max_len``)."""
     from .files import IMAGE_EXTS, TABLE_EXTS, _looks_like_idx
 
     path = Path(name).expanduser()
     named = name in DATASETS
+    kind = getattr(cfg, "kind", None) or "auto"
+    vocab = getattr(cfg, "vocab", None)
+    if vocab:
+        if not named and kind == "auto" and path.suffix.lower() == ".txt":
+            kind = "text"  # a run on a named set of text reads a .txt as text
+        return load_raw(name, data_dir_ if data_dir_ is not None else cfg.data_dir, kind=kind, vocab=list(vocab),
+                        max_len=length if length is not None else getattr(cfg, "max_len", None))
     table = not named and path.suffix.lower() in TABLE_EXTS
     images = not named and path.is_dir() and (
         any(p.suffix.lower() in IMAGE_EXTS for p in path.iterdir()) or not any(_looks_like_idx(p.name) for p in path.iterdir()))
     return load_raw(name, data_dir_ if data_dir_ is not None else cfg.data_dir,
-                    cfg.label_column if table else None, cfg.image_size if images else None,
-                    kind=getattr(cfg, "kind", None) or "auto")
+                    cfg.label_column if table else None, cfg.image_size if images else None, kind=kind)
 
 
 # --- scaling and splits -------------------------------------------------------------------------
@@ -239,6 +274,7 @@ class Prepared:
     scaler: Scaler
     extras: dict[str, Any] = field(default_factory=dict)
     classes: list[Any] = field(default_factory=list)  # label values in class order: y holds indices into it
+    vocab: list[str] | None = None  # text: the characters of the one-hot channels, in order
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -263,9 +299,13 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
     ``extras[key]`` is ``{"train": ..., "val": ..., "test": ...}`` (None where absent).
     """
     kind = getattr(cfg, "kind", None) or "auto"
-    raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind)
-    # a test file is read as the training data was: sequences (a named set's kind too) stay sequences
-    test = _test_file(cfg, raw, "sequences" if raw.kind == "sequences" else kind) if getattr(cfg, "test_data", None) else None
+    vocab = getattr(cfg, "vocab", None)
+    raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind,
+                   vocab=list(vocab) if vocab else None, max_len=getattr(cfg, "max_len", None))
+    # a test file is read as the training data was: sequences (a named set's kind too) stay sequences,
+    # text is read with the training vocabulary and length
+    test_kind = "text" if raw.vocab is not None else "sequences" if raw.kind == "sequences" else kind
+    test = _test_file(cfg, raw, test_kind) if getattr(cfg, "test_data", None) else None
     if test is not None:
         xte, yte, test_src = test.x_train, test.y_train, test.source
     else:
@@ -316,7 +356,7 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
     extras = {k: {"train": v[idx], "val": v[idx_va] if idx_va is not None else None,
                   "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
     scaler = Scaler.fit(cfg.scale, x, raw.kind)  # sequences: per channel
-    return Prepared(x, y, xva, yva, xte, yte, raw.kind, raw.source, scaler, extras, classes)
+    return Prepared(x, y, xva, yva, xte, yte, raw.kind, raw.source, scaler, extras, classes, raw.vocab)
 
 
 def _default(key: str) -> Any:
@@ -332,7 +372,8 @@ def _test_file(cfg: Any, raw: RawData, kind: str) -> RawData:
         raise AekitError(f"data.test_data={cfg.test_data} is ambiguous: {raw.source} has a test split of its own",
                          f"drop --test-data to use the test split of {cfg.name}, or give training data without one "
                          "(for an .npz: without x_test / y_test)")
-    test = load_raw(cfg.test_data, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind)
+    text = {"vocab": raw.vocab, "max_len": raw.x_train.shape[1]} if kind == "text" else {}
+    test = load_raw(cfg.test_data, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind, **text)
     if test.x_test is not None:
         raise AekitError(f"data.test_data={cfg.test_data} holds a train and a test split: which one is the test set is ambiguous",
                          "give a file of test examples only (for an .npz: under the keys x and y)")

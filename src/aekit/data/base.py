@@ -18,6 +18,9 @@ How an array is read (:func:`layout`, the one place this is decided), by ``data.
   images     (N, H, W) gets the channel axis; (N, C, H, W) stays; (N, D) is an error (rows of numbers
              are not pictures: reshape them first).
   sequences  (N, T, C) stays; (N, T) becomes one-channel (N, T, 1); 4-D is an error.
+  text       a text file, one example per line, read as one-hot sequences (N, T, V) over its sorted
+             characters (:mod:`aekit.data.text`); ``RawData.vocab`` holds the characters. After
+             reading, the kind is sequences.
 
 A 4-D array that looks channels-last (N, H, W, C with C in 1, 3, 4) is moved to channels-first;
 one that could be either (N, 3, H, 3) is read channels-first, and one with more than 4 channels
@@ -47,7 +50,7 @@ from ..errors import AekitError, unknown_choice
 log = logging.getLogger("aekit")
 
 KINDS = ("vectors", "images", "sequences")
-READINGS = ("auto",) + KINDS  # the values of data.kind
+READINGS = ("auto",) + KINDS + ("text",)  # the values of data.kind (text is read as sequences)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class RawData:
     y_test: np.ndarray | None = None
     source: str = ""
     extras: dict[str, Any] = field(default_factory=dict)  # e.g. true manifold coordinates
+    vocab: list[str] | None = None  # text: the characters of the one-hot channels, in order
 
 
 def _channels_first(x: np.ndarray, source: str) -> tuple[np.ndarray, str | None]:
@@ -86,6 +90,8 @@ def layout(x: np.ndarray, kind: str, source: str) -> tuple[np.ndarray, str, str 
     (array, kind, a note for the log when the reading changed the shape or could have gone another way)."""
     if kind not in READINGS:
         raise unknown_choice("data.kind", kind, READINGS)
+    if kind == "text":  # the text reader made one-hot sequences
+        kind = "sequences"
     shape = x.shape
     if x.ndim < 2:  # check_x explains what is wrong
         return x, "vectors" if kind == "auto" else kind, None
@@ -219,6 +225,8 @@ def check_raw(raw: RawData, kind: str = "auto") -> RawData:
     split is read under the same rule (a different shape is an error, not reshaped to fit), and the
     reading is logged once."""
     src = raw.source or "data"
+    if kind == "text":  # read by the text reader as one-hot sequences
+        kind = "sequences"
     want = kind if kind != "auto" else (raw.kind if raw.kind in KINDS else "auto")
     x, raw.kind, note = layout(np.asarray(raw.x_train), want, src)
     xt = None

@@ -14,10 +14,18 @@ word lists below, written for aekit); it copies no text from anywhere, and is un
 
 The named data set ``sentences`` is 6,000 lines (seed 0) encoded with :data:`VOCAB` and T =
 :data:`MAX_LEN`, kind sequences, labelled by the template (sentence pattern) each line comes from.
-Text is not a ``data.kind``: a model sees the one-hot sequences.
+
+Text files (``data.kind=text``, :func:`read_text`): a UTF-8 file, one example per line (no empty
+lines), one-hot over a vocabulary built from the training file's lines (sorted characters), padded
+at the end with NaN to the longest line or ``data.max_len``. A model sees the one-hot sequences
+(kind sequences); the vocabulary travels with the data (``RawData.vocab``, ``Prepared.vocab``) and
+a run saves it as ``data.vocab`` (a string, its characters in order), so that new text is read with
+the run's own vocabulary (:func:`check_chars`: a character outside it is an error naming it) and
+reconstructions are decoded back to text (:func:`decode_onehot`, :func:`decode_lengths`).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +34,7 @@ import numpy as np
 from ..errors import AekitError
 from .base import RawData
 
+log = logging.getLogger("aekit")
 MIN_LEN, MAX_LEN = 10, 60
 N_SENTENCES = 6000
 
@@ -153,7 +162,101 @@ def decode_onehot(arr: np.ndarray, vocab: Sequence[str]) -> list[str]:
     return ["".join(vocab[j] for j in row[:end]) for row, end in zip(ids, ends)]
 
 
+def decode_lengths(arr: np.ndarray, vocab: Sequence[str], lengths: Sequence[int]) -> list[str]:
+    """Lines from (N, T, V) scores cut to ``lengths`` (e.g. a reconstruction, whose padded steps
+    hold scores too, decoded to the lengths of its inputs: :func:`aekit.data.base.series_lengths`)."""
+    a = np.asarray(arr.detach().cpu().float().numpy() if hasattr(arr, "detach") else arr, dtype=np.float32)
+    return [s[: int(n)] for s, n in zip(decode_onehot(np.nan_to_num(a, nan=-np.inf), vocab), lengths)]
+
+
 def load_sentences(_root: Path) -> RawData:
     """The named set ``sentences``: 6,000 lines (seed 0), one-hot over :data:`VOCAB`, T = 60."""
     lines, kinds = _generate(N_SENTENCES, 0)
-    return RawData(encode_lines(lines, VOCAB, MAX_LEN), kinds, "sequences", source="sentences")
+    return RawData(encode_lines(lines, VOCAB, MAX_LEN), kinds, "sequences", source="sentences", vocab=list(VOCAB))
+
+
+# --- text files ----------------------------------------------------------------------------------
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (``\\n`` or ``\\r\\n`` line ends; a final line end is not
+    an empty line). An empty line is an error naming it: every line is one example."""
+    from .sequences import _text
+
+    path = Path(path)
+    if path.is_dir():
+        raise AekitError(f"{path} is a folder; data.kind=text reads one text file, one example per line",
+                         "give a .txt file, or drop data.kind=text to read the folder as images / IDX files")
+    text = _text(path, "a UTF-8 text file, one example per line")
+    lines = [s[:-1] if s.endswith("\r") else s for s in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()  # the file's final line end
+    if not lines:
+        raise AekitError(f"{path} is empty (no lines)", "give one example per line")
+    empty = [i + 1 for i, s in enumerate(lines) if not s]
+    if empty:
+        more = f" ({len(empty)} empty lines in all)" if len(empty) > 1 else ""
+        raise AekitError(f"{path}: line {empty[0]} is empty{more}; every line is one example, and a sequence needs a step",
+                         "remove the empty lines")
+    return lines
+
+
+def check_chars(lines: Sequence[str], vocab: Sequence[str], source: str) -> None:
+    """Every character of ``lines`` in ``vocab``, or an error naming the others (and the first line of each)."""
+    known = set(vocab)
+    first: dict[str, int] = {}
+    for i, s in enumerate(lines):
+        for c in s:
+            if c not in known and c not in first:
+                first[c] = i + 1
+    if first:
+        chars = list(first)  # in the order they first occur
+        shown = ", ".join(f"{c!r} (line {first[c]})" for c in chars[:10]) + (f", ... ({len(chars)} in all)" if len(chars) > 10 else "")
+        raise AekitError(f"{source}: {len(chars)} character{'s' if len(chars) > 1 else ''} not in the vocabulary: {shown}; "
+                         f"the vocabulary has {len(vocab)}: {''.join(vocab)!r}",
+                         "remove or replace those characters (the run's vocabulary is data.vocab in its config.yaml), "
+                         "or train on text that holds them")
+
+
+def read_text(path: str | Path, vocab: Sequence[str] | None = None, max_len: int | None = None) -> RawData:
+    """A text file as (N, T, V) one-hot sequences, one line per example, NaN-padded at the end to T =
+    ``max_len`` (default: the longest line; a longer line is an error). The vocabulary is ``vocab``
+    (a run's own: a character outside it is an error naming it), else built from the file's lines."""
+    path = Path(path)
+    lines = read_lines(path)
+    if vocab is None:
+        vocab = build_vocab(lines)
+    else:
+        vocab = list(vocab)
+        check_chars(lines, vocab, str(path))
+    longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+    if max_len is not None and len(lines[longest]) > max_len:
+        n = sum(len(s) > max_len for s in lines)
+        raise AekitError(f"{path}: line {longest + 1} has {len(lines[longest])} characters, more than the {max_len} "
+                         f"steps of the sequences (data.max_len, or a run's own){f' ({n} lines longer)' if n > 1 else ''}: {lines[longest][:40]!r}...",
+                         "shorten or split the long lines, or train with a larger --set data.max_len")
+    x = encode_lines(lines, vocab, max_len)
+    lengths = [len(s) for s in lines]
+    log.info("%s: read as text, one line per example: %d lines of %d..%d characters, padded to %d; %d characters in the vocabulary",
+             path, len(lines), min(lengths), max(lengths), x.shape[1], len(vocab))
+    return RawData(x, None, "sequences", source=str(path), vocab=list(vocab))
+
+
+def fit_length(raw: RawData, max_len: int | None) -> RawData:
+    """``raw``'s text sequences padded at the end (NaN) to ``max_len`` steps; fewer steps than it
+    has is an error (lines are never cut)."""
+    if max_len is None or raw.x_train.shape[1] == max_len:
+        return raw
+    t = raw.x_train.shape[1]
+    if max_len < t:
+        raise AekitError(f"{raw.source}: its lines are padded to {t} characters, more than data.max_len={max_len}",
+                         f"give data.max_len >= {t}, or drop it")
+
+    def pad(x: np.ndarray | None) -> np.ndarray | None:
+        if x is None:
+            return None
+        out = np.full((len(x), max_len, x.shape[2]), np.nan, dtype=np.float32)
+        out[:, :t] = x
+        return out
+
+    raw.x_train, raw.x_test = pad(raw.x_train), pad(raw.x_test)
+    return raw

@@ -114,6 +114,8 @@ class ModelConfig(NetOptions):
 
     def unused(self) -> dict[str, str]:
         out = NetOptions.unused(self)
+        if self.net == "rnn":
+            out["activation"] = "recurrent cells have their own nonlinearities (tanh, sigmoid gates)"
         if self.likelihood in ("bernoulli", "categorical"):
             out["sigma"] = "only Gaussian likelihoods have a σ"
         return out
@@ -239,8 +241,9 @@ class Autoencoder(nn.Module):
         return [Stage("train", [Phase("main", lambda: [p for p in self.parameters() if p.requires_grad], self.loss)])]
 
     def recon_params(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Likelihood parameters of the deterministic reconstruction of model-space ``x``."""
-        return self.decoder_params(self.code(x, y), y)
+        """Likelihood parameters of the deterministic reconstruction of model-space ``x`` (the decoder
+        sees ``x`` as its target: a recurrent decoder takes each sequence's length from it)."""
+        return self.decoder_params(self.code(x, y), y, target=x)
 
     def score(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Per-example score in nats, (B,): higher = less likely. Default: the reconstruction's

@@ -1,6 +1,8 @@
 """One self-contained HTML report of a run: metrics, reconstructions, loss curves (with accuracies
-and schedules beside them), latent maps, first-layer filters, the model family's own figures and the
-configuration, with every image inline (no external files, no scripts).
+and schedules beside them), latent maps, first-layer filters, the networks' own figures (a conv
+run's feature maps, a sequence run's error over time and per class: :mod:`.networks`), the model
+family's own figures, the shape trace and the configuration, with every image inline (no external
+files, no scripts).
 
 ``write_report`` assembles the page (header, navigation, sections, style); the HTML of the metrics,
 latent-map and training-curve sections, and of a figure, comes from :mod:`.sections`.
@@ -20,6 +22,7 @@ import numpy as np
 
 from ..io import atomic_write_text
 from . import figures as F
+from .networks import network_sections, shape_trace_html
 from .sections import (
     _SPLIT_WORDS,
     _esc,
@@ -29,6 +32,7 @@ from .sections import (
     _metrics_html,
     _pick_split,
     _reason,
+    _text_section,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,8 @@ nav a { color: #2a5db0; text-decoration: none; margin-right: 1em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { text-align: left; padding: 0.25em 1em 0.25em 0.4em; border-bottom: 1px solid #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, monospace; }
+td.text { font-family: ui-monospace, monospace; white-space: pre; }
+mark { background: #ffd6d6; }
 figure { margin: 0.8em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption, .caption { color: #555; font-size: 0.9em; }
@@ -162,14 +168,20 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
         cap = f"The first {N_RECONSTRUCTIONS} {split_word} examples and their reconstructions (the decoder's mean)."
     except Exception:  # noqa: BLE001
         cap = None
-    sections.append(("Reconstructions", _figure_html("reconstructions", recon_fig, cap)))
+    # conv and sequence runs: their own figures (a sequence run's series replace the reconstructions)
+    net_recon, net_sections = network_sections(model, data)
+    sections.append(("Reconstructions", net_recon if net_recon is not None else _figure_html("reconstructions", recon_fig, cap)))
+    if getattr(data, "vocab", None):  # text: lines and their reconstructions as text
+        sections.append(("Text reconstructions", _text_section(model, data)))
 
     sections.extend(_history_sections(history))
 
     sections.append(("Latent map", _latent_section(model, data)))
 
-    # filters: MLP-style first layers on image data only
-    w = _first_layer_weight(model)
+    sections.extend(net_sections)
+
+    # filters: MLP-style first layers on image data only (a conv run's kernels are among net_sections)
+    w = _first_layer_weight(model) if getattr(getattr(model, "cfg", None), "net", "mlp") not in ("conv", "rnn") else None
     reads_pixels = w is not None and getattr(w, "ndim", 2) == 2 and w.shape[1] >= int(np.prod(data.input_shape))
     if reads_pixels and getattr(data, "kind", None) == "images":
         def filt_fig() -> Any:
@@ -194,6 +206,10 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
         own = []
     for item in own:
         sections.append((item.heading, _figure_html(item.heading, lambda it=item: F.report_item(it), item.caption or None)))
+
+    trace = shape_trace_html(model)
+    if trace is not None:
+        sections.append(("Shape trace", trace))
 
     if config is not None:
         sections.append(("Configuration", f"<pre>{_esc(_config_text(config))}</pre>\n"))

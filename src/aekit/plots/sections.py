@@ -1,7 +1,8 @@
 """The HTML of the report's sections, each from a run's results: the metrics (scalars in a table;
 list-valued figures such as ``test_kl_per_dim`` as bar charts beneath it, ``warnings`` (a list of
 sentences) in a box above it and ``units`` (what each figure is measured in) as a small table), the
-latent maps and the training curves, with every figure drawn to an inline PNG by ``_figure_html``.
+latent maps and the training curves, with every figure drawn to an inline PNG by ``_figure_html``;
+for text (data with a vocabulary) a table of lines and their reconstructions as text.
 :mod:`.report` puts them on one page; they live apart so that the page reads in one sitting.
 """
 from __future__ import annotations
@@ -157,6 +158,53 @@ def _pick_split(data: Any, order: tuple[str, ...] = ("test", "val", "train")) ->
 
 
 _SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training"}
+
+
+N_TEXT_LINES = 8
+
+
+def _marked(text: str, truth: str) -> str:
+    """``text`` escaped, its characters that differ from ``truth`` (position by position) in <mark>."""
+    from itertools import groupby
+
+    same = [i < len(truth) and c == truth[i] for i, c in enumerate(text)]
+    out, i = [], 0
+    for ok, run in groupby(same):
+        n = len(list(run))
+        part = _esc(text[i: i + n])
+        out.append(part if ok else f"<mark>{part}</mark>")
+        i += n
+    return "".join(out)
+
+
+def _text_section(model: Any, data: Any, n: int = N_TEXT_LINES) -> str:
+    """Text data (``data.vocab``): the first ``n`` lines of a split and their reconstructions decoded
+    to text with the run's vocabulary (argmax per character, to the input line's length)."""
+    from ..data.base import series_lengths
+    from ..data.text import decode_lengths, decode_onehot
+
+    try:
+        split, x, _ = _pick_split(data)
+        x = np.asarray(x[:n])
+        vocab = list(data.vocab)
+        inputs = decode_onehot(x, vocab)
+        outputs = decode_lengths(np.asarray(model.reconstruct(x)), vocab, series_lengths(x))
+    except Exception as e:  # a report never fails a run
+        log.warning("report: text reconstructions unavailable: %s", _reason(e))
+        return f'<p class="unavailable">text reconstructions unavailable: {_esc(_reason(e))}</p>\n'
+    hits = sum(a == b for s, r in zip(inputs, outputs) for a, b in zip(s, r))
+    total = sum(len(s) for s in inputs)
+    rows = []
+    for i, (s, r) in enumerate(zip(inputs, outputs)):
+        ok = sum(a == b for a, b in zip(s, r))
+        rows.append(f'<tr><td class="num">{i}</td><td class="text">{_esc(s)}</td><td class="text">{_marked(r, s)}</td>'
+                    f'<td class="num">{ok}/{len(s)}</td></tr>')
+    cap = (f"The first {len(inputs)} {_SPLIT_WORDS[split]} lines and their reconstructions, decoded with the run's vocabulary "
+           f"({len(vocab)} characters): the most likely character at each step, to the input line's length; characters "
+           f"that differ from the input are marked. {hits} of {total} characters right here"
+           f" ({hits / max(total, 1):.1%}); the metrics give the figure over the whole split ({split}_char_accuracy).")
+    return ('<table class="text-lines">\n<tr><th>#</th><th>input</th><th>reconstruction</th><th>right</th></tr>\n'
+            + "\n".join(rows) + f'\n</table>\n<p class="caption">{_esc(cap)}</p>\n')
 
 
 def _latent_section(model: Any, data: Any) -> str:
