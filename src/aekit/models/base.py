@@ -36,7 +36,7 @@ from torch import nn
 from ..arrays import tensor_to_float32, to_float32
 from ..config import Options, check_choice, opt
 from ..errors import AekitError
-from ..nets import NET_CHOICES, NetOptions, auto_net, check_net
+from ..nets import NET_CHOICES, NetOptions, check_net
 from ..parts import LIKELIHOODS, make_likelihood
 from ..progress import iterate
 
@@ -162,8 +162,6 @@ class Autoencoder(nn.Module):
     def __init__(self, cfg: Any):
         super().__init__()
         self.cfg = cfg
-        if cfg.net == "auto" and cfg.input_shape:
-            cfg.net = auto_net(cfg.input_shape, type(cfg).networks)[0]
         self.validate_config(cfg)
         self.input_shape = tuple(int(s) for s in cfg.input_shape)
         self.input_dim = math.prod(self.input_shape)
