@@ -6,14 +6,18 @@ transposed-convolution decoder), so the variants differ only in the loop around 
 likelihood (BCE on logits, summed per digit, batch mean), Adam 1e-3, batch 128, MNIST training digits
 (the first --limit of them), no validation split. Variants:
 
-  hand            the plain fp32 loop: the digits in one tensor, a randperm per epoch, loss.item() per step
-  hand-cl         the same with the network and each batch in channels_last memory format
-  hand-bf16       the hand loop under torch.autocast(bfloat16) (the loss in fp32 on the float() logits)
-  aekit           Trainer, train.precision=fp32
-  aekit-bf16      Trainer, train.precision=bf16
+  hand                    the plain fp32 loop: the digits in one tensor, a randperm per epoch, loss.item() per step
+  hand-cl                 the same with the network and each batch in channels_last memory format
+  hand-bf16               the hand loop under torch.autocast(bfloat16) (the loss in fp32 on the float() logits)
+  hand-bf16-cl            hand-bf16 in channels_last
+  aekit                   Trainer, train.precision=fp32, train.memory_format=auto (contiguous on the CPU)
+  aekit-cl                Trainer, fp32, train.memory_format=channels_last
+  aekit-bf16              Trainer, train.precision=bf16, memory_format auto
+  aekit-bf16-cl           Trainer, bf16, memory_format channels_last
 
 Reported: the median epoch time over every epoch after the first of every repeat, the ratio to
-`hand`, and the test BCE (nats per digit) of the 10,000 test digits by one fp32 function.
+`hand` (and to `hand-cl`, the faster fp32 hand loop here), and the test BCE (nats per digit) of the
+10,000 test digits by one fp32 function.
 
     python benchmarks/bench_conv_speed.py --epochs 3 --repeats 2 --limit 20000
 """
@@ -27,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_speed import test_bce  # noqa: E402
 from common import apply_options, bench_parser, child_output, epoch_summary, interleaved, mnist, save, sync  # noqa: E402
 
-VARIANTS = ["hand", "hand-cl", "hand-bf16", "aekit", "aekit-bf16"]
+VARIANTS = ["hand", "hand-cl", "hand-bf16", "hand-bf16-cl", "aekit", "aekit-cl", "aekit-bf16", "aekit-bf16-cl"]
 AIM = 1.10  # aekit fp32 within 10% of the hand loop
 
 
@@ -45,7 +49,7 @@ def hand_loop(variant: str, epochs: int, seed: int, device: str) -> tuple[list[f
     import torch.nn.functional as F
 
     dev = torch.device(device)
-    bf16, cl = variant == "hand-bf16", variant == "hand-cl"
+    bf16, cl = "bf16" in variant, variant.endswith("-cl")
     fmt = torch.channels_last if cl else torch.contiguous_format
     x_train, _, x_test, _ = mnist()
     torch.manual_seed(seed)
@@ -87,7 +91,8 @@ def aekit_loop(variant: str, epochs: int, seed: int, device: str) -> tuple[list[
     torch.manual_seed(seed)
     model = build_model("ae", input_shape=[1, 28, 28], likelihood="bernoulli", net="conv", channels=[32, 64], latent_dim=32)
     cfg = TrainConfig(epochs=epochs, batch_size=128, lr=1e-3, seed=seed, quiet=True, device=device,
-                      precision="bf16" if variant.endswith("bf16") else "fp32")
+                      precision="bf16" if "bf16" in variant else "fp32",
+                      memory_format="channels_last" if variant.endswith("-cl") else "auto")
     torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the first optimiser's import, outside the clock (as in bench_speed)
     ends: list[float] = []
     trainer = Trainer(model, cfg, progress=False, callbacks=[lambda row: (sync(device), ends.append(time.perf_counter()))])
@@ -110,10 +115,12 @@ def main() -> None:
     runs = interleaved(__file__, a.variants.split(","), a.epochs, a.repeats, a.seed, extra=["--device", a.device])
     summary = epoch_summary(runs)
     hand = summary.get("hand", {}).get("median_epoch_s")
+    hand_cl = summary.get("hand-cl", {}).get("median_epoch_s")
     for v, rs in runs.items():
         ok = [r for r in rs if "error" not in r]
         if ok and hand:
             summary[v].update(ratio_to_hand=summary[v]["median_epoch_s"] / hand, precision=ok[0]["precision"],
+                              ratio_to_hand_cl=summary[v]["median_epoch_s"] / hand_cl if hand_cl else None,
                               test_bce_mean=sum(r["test_bce"] for r in ok) / len(ok))
     ratio = summary.get("aekit", {}).get("ratio_to_hand")
     verdict = {"aim": {"target": f"aekit fp32 epoch time <= {AIM}x the hand loop's", "ratio": ratio,

@@ -39,7 +39,9 @@ from common import apply_options, parser, save  # noqa: E402
 CONFIG = {"net": "rnn", "cell": "gru", "hidden": [256], "latent_dim": 64, "lr": 3e-3, "batch_size": 64, "clip_grad": 1.0,
           "epochs": 20, "seed": 0}
 QUICK = {**CONFIG, "hidden": [64], "latent_dim": 16, "batch_size": 32, "epochs": 8, "limit": 1500}
-VARIANTS = {"plain": {"reverse_target": False}, "reverse": {"reverse_target": True}}
+VARIANTS = {"plain": {"reverse_target": False}, "reverse": {"reverse_target": True},
+            "ar": {"teacher_forcing": 1.0}, "ar-bi": {"teacher_forcing": 1.0, "bidirectional": True},
+            "ar-half": {"teacher_forcing": 0.5}}
 
 
 def majority_rate(x: np.ndarray) -> float:

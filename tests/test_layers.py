@@ -15,8 +15,8 @@ LAYERS = [
     {"models", "data"},
     {"train"},
     {"runconfig", "resolve", "evaluate"},
-    {"run", "tasks", "plots"},
-    {"runreport"},
+    {"run", "tasks", "plots", "fitting"},
+    {"runreport", "sklearn"},
     {"cli"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

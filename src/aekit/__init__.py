@@ -4,6 +4,7 @@
     run = aekit.train_run(model="ae", data="mnist-sample", epochs=5, out="runs/demo")
     model = aekit.load(run)
     codes = model.encode(x)          # NumPy in, NumPy out
+    model = aekit.fit(X, model="vae", latent_dim=8, epochs=20)   # in-memory arrays, no run folder
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .errors import AekitError  # noqa: E402
+from .fitting import fit  # noqa: E402
 from .run import load  # noqa: E402
 from .runconfig import load_config  # noqa: E402
 
@@ -28,23 +30,15 @@ def train_run(model: str | None = None, data: str | None = None, out: str | Path
     top (as ``aekit train --resume`` does); ``epochs`` is the new total. ``progress`` shows the same
     progress as the command line (a bar on a terminal or in a notebook, a line per epoch otherwise).
     """
-    from .config import DataConfig, TrainConfig
-    from .models import get_spec
+    from .fitting import route_options
     from .run import train
     from .runconfig import build_config, read_saved, resume_config
 
     saved = read_saved(out, resume=True) if resume else None
     name = model or (str((saved or {}).get("model", {}).get("name", "ae")))
-    model_keys = set(get_spec(name).config_cls.__dataclass_fields__)
-    sections = {"data": set(DataConfig.__dataclass_fields__), "train": set(TrainConfig.__dataclass_fields__)}
-    layer: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
-    if model is not None:
-        layer["model"]["name"] = model
-    if data is not None:
-        layer["data"]["name"] = data
-    for k, v in options.items():
-        where = [s for s, keys in (("model", model_keys), *sections.items()) if k in keys]
-        layer[where[0] if where else "model"][k] = v  # an unknown key is reported by the model section
+    layer = route_options(name, data, options)
+    if model is None:
+        del layer["model"]["name"]  # a resume keeps the saved model
     if saved is not None:
         cfg = resume_config(saved, [layer])
     else:
@@ -53,4 +47,4 @@ def train_run(model: str | None = None, data: str | None = None, out: str | Path
     return train(cfg, out, resume=resume, progress=progress)
 
 
-__all__ = ["__version__", "AekitError", "load", "load_config", "train_run"]
+__all__ = ["__version__", "AekitError", "fit", "load", "load_config", "train_run"]

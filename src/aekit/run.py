@@ -91,9 +91,22 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True) -> Path:
+def make_trainer(cfg: RunConfig, data: Prepared, model: torch.nn.Module, checkpoint_dir: Path | None, progress: bool = True,
+                 log_dir: Path | None = None) -> tuple[Trainer, dict[str, np.ndarray | None]]:
+    """The Trainer of ``cfg`` for ``model`` (from :func:`build_for_data`), and the splits of ``data``
+    in the model's space; semi-supervised models receive their labelled examples here. Train with
+    ``trainer.fit(arrays["train"], data.y_train, arrays["val"], data.y_val)``."""
+    arrays = scaled_arrays(model, data, cfg.notes)
+    if cfg.data.labels is not None and data.y_train is not None:
+        known = data.y_train >= 0
+        model.set_labelled(torch.from_numpy(arrays["train"][known]), torch.from_numpy(data.y_train[known]))
+    return Trainer(model, cfg.train, checkpoint_dir=checkpoint_dir, progress=progress, log_dir=log_dir), arrays
+
+
+def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool = True, data: Prepared | None = None) -> Path:
     """Train ``cfg`` and write the run folder ``out``; returns its path. With ``resume``, continue the
-    run in ``out`` from its last checkpoint (``cfg`` from :func:`aekit.runconfig.resume_config`)."""
+    run in ``out`` from its last checkpoint (``cfg`` from :func:`aekit.runconfig.resume_config`).
+    ``data``: prepared in-memory data (``aekit.fit``) instead of loading ``cfg.data``."""
     out = Path(out)
     last = out / "checkpoints" / "last.safetensors"
     saved = None
@@ -104,17 +117,12 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
                              f"train it again without --resume, into another --out or after deleting {out}")
     elif last.exists():
         raise AekitError(f"{out} already holds a run", "pass --resume to continue it, or choose another --out")
-    data = run_data(cfg)
+    data = run_data(cfg) if data is None else data
     model = build_for_data(cfg, data)
     if saved is not None:
         for change in check_resume(saved, cfg):
             log.info("resume: %s", change)
-    arrays = scaled_arrays(model, data, cfg.notes)
-    if cfg.data.labels is not None and data.y_train is not None:
-        known = data.y_train >= 0
-        model.set_labelled(torch.from_numpy(arrays["train"][known]), torch.from_numpy(data.y_train[known]))
-    trainer = Trainer(model, cfg.train, checkpoint_dir=out / "checkpoints", progress=progress,
-                      log_dir=out if cfg.train.log else None)
+    trainer, arrays = make_trainer(cfg, data, model, out / "checkpoints", progress, out if cfg.train.log else None)
     if resume:
         trainer.restore(last)  # a checkpoint that does not fit fails here, before anything is written
     if trainer.dist.is_main:
@@ -162,4 +170,4 @@ def load(run_dir: str | Path, device: str = "cpu", checkpoint: str | None = None
     return load_model(run_dir, resolve_device(device), checkpoint)
 
 
-__all__ = ["train", "load", "load_config", "run_data", "build_for_data", "scaled_arrays", "history_csv", "save_weights"]
+__all__ = ["train", "make_trainer", "load", "load_config", "run_data", "build_for_data", "scaled_arrays", "history_csv", "save_weights"]

@@ -29,7 +29,7 @@ from .scaling import Scaler
 log = logging.getLogger("aekit")
 
 __all__ = ["RawData", "Prepared", "Scaler", "load_raw", "load_like", "prepare", "class_indices", "check_labels",
-           "label_classes", "hide_labels", "data_dir", "DATASETS", "dataset_status"]
+           "label_classes", "hide_labels", "data_dir", "DATASETS", "dataset_status", "ARRAYS", "from_arrays"]
 
 
 def data_dir(explicit: str | Path | None = None) -> Path:
@@ -229,9 +229,36 @@ def load_raw(name: str, data_dir_: str | Path | None = None, label_column: str |
             from .files import load_path
 
             raw = load_path(Path(name).expanduser(), label_column=label_column, image_size=image_size, kind=kind)
+    elif name == ARRAYS:
+        raise AekitError("this run was trained on in-memory arrays (aekit.fit), so it has no data set to load by name",
+                         "give the data: --data PATH (a .npy / .npz / .csv / folder), or arrays to the Python API")
     else:
         raise unknown_choice("data set", name, DATASETS)
     return check_raw(raw, kind=kind)
+
+
+ARRAYS = "<arrays>"  # data.name of a model trained by aekit.fit on in-memory arrays
+
+
+def from_arrays(x: Any, y: Any = None, kind: str = "auto") -> RawData:
+    """In-memory training data (NumPy arrays, tensors or nested lists) read as a file would be: the
+    same layout rules under ``data.kind``, the same float32 conversion and checks."""
+    import torch
+
+    def plain(a: Any) -> Any:
+        return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a
+
+    x = plain(x)
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise AekitError(f"X must hold numbers; got an array of dtype {x.dtype}",
+                         "encode text and categories as numbers first (or train on a text file: data.kind=text)")
+    if x.ndim < 2:
+        raise AekitError(f"X must be 2-D (examples × features) or more; got shape {x.shape}",
+                         "reshape a single feature with X.reshape(-1, 1), a single example with X.reshape(1, -1)")
+    y = plain(y)
+    return check_raw(RawData(x, None if y is None else np.asarray(y), "auto", source="arrays"), kind=kind)
 
 
 def load_like(cfg: Any, name: str, data_dir_: str | Path | None = None, *, length: int | None = None) -> RawData:
@@ -287,12 +314,13 @@ class Prepared:
         return x, y
 
 
-def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
+def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False, raw: RawData | None = None) -> Prepared:
     """Load ``cfg.name`` and return validated train/val/test arrays (``cfg`` is a DataConfig).
+    ``raw``: in-memory data (:func:`from_arrays`) instead of loading ``cfg.name``.
 
     The test split is the data set's own, else ``cfg.test_data`` (a separate file read like the
-    training data), else carved off with ``cfg.test_fraction``; validation always comes from the
-    training data. Labels become indices into ``Prepared.classes`` (``cfg.classes`` when a saved run
+    training data), else carved off with ``cfg.test_fraction`` (0: none); validation always comes
+    from the training data. Labels become indices into ``Prepared.classes`` (``cfg.classes`` when a saved run
     gives them); ``allow_unlabelled`` lets −1 mark unlabelled examples (semi-supervised models).
 
     Per-example extras (e.g. true manifold coordinates) are split alongside the data:
@@ -300,8 +328,9 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
     """
     kind = getattr(cfg, "kind", None) or "auto"
     vocab = getattr(cfg, "vocab", None)
-    raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind,
-                   vocab=list(vocab) if vocab else None, max_len=getattr(cfg, "max_len", None))
+    if raw is None:
+        raw = load_raw(cfg.name, cfg.data_dir, cfg.label_column, cfg.image_size, kind=kind,
+                       vocab=list(vocab) if vocab else None, max_len=getattr(cfg, "max_len", None))
     # a test file is read as the training data was: sequences (a named set's kind too) stay sequences,
     # text is read with the training vocabulary and length
     test_kind = "text" if raw.vocab is not None else "sequences" if raw.kind == "sequences" else kind
@@ -328,9 +357,9 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False) -> Prepared:
     rng = np.random.default_rng(seed)
     idx = np.arange(len(x))  # rows of raw.x_train behind each split, to split the extras too
     idx_te = idx_va = None
-    if xte is None:
+    if xte is None and cfg.test_fraction:
         if not 0 < cfg.test_fraction < 1:
-            raise AekitError(f"data.test_fraction must be in (0, 1), got {cfg.test_fraction}")
+            raise AekitError(f"data.test_fraction must be in [0, 1), got {cfg.test_fraction}")
         perm = rng.permutation(len(x))
         n_test = max(1, int(round(cfg.test_fraction * len(x))))
         te, tr = perm[:n_test], perm[n_test:]

@@ -40,6 +40,7 @@ from ..progress import interactive, line
 from . import distributed as dist_
 from .checkpoint import Checkpointing, Position
 from .loggers import make_loggers
+from .layout import match_optimizer_layout, model_layout, resolve_memory_format, to_layout
 from .precision import autocast, grad_scaler, resolve_precision
 from .schedules import Plateau, lr_factor
 
@@ -139,6 +140,7 @@ class Trainer(Checkpointing):
         if cfg.log and self.dist.is_main:
             self.callbacks += make_loggers(cfg.log, log_dir or self.checkpoint_dir or Path("."))
         self.model.to(self.device)
+        self.memory_format = resolve_memory_format(cfg.memory_format, model, self.device)
         self.pos = Position()
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         # each rank its own noise stream; the weights are broadcast from rank 0 by DDP
@@ -175,6 +177,8 @@ class Trainer(Checkpointing):
         if self._pending is not None:
             self._load_optimizers(self._pending)
             self._pending = None
+            for opt in self.optimizers:
+                match_optimizer_layout(opt)
         self._set_hyperparameters(self.pos.epoch, epochs)
 
     # ---- data -----------------------------------------------------------------------------------------
@@ -204,7 +208,7 @@ class Trainer(Checkpointing):
         if in_memory:
             assert x_t is not None
             perm_d = perm.to(self.device)
-            xs = x_t.index_select(0, perm_d)  # the one pre-shuffled tensor of this epoch
+            xs = to_layout(x_t.index_select(0, perm_d), self.memory_format)  # the one pre-shuffled tensor of this epoch
             ys = y_t.index_select(0, perm_d) if y_t is not None else None
             for s in range(start, steps):
                 sl = slice(s * global_b + r, (s + 1) * global_b, W) if W > 1 else slice(s * B, (s + 1) * B)
@@ -215,7 +219,7 @@ class Trainer(Checkpointing):
             loader = torch.utils.data.DataLoader(_ArrayDataset(x_np, y_np), batch_sampler=chunks, collate_fn=_collate,
                                                  num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")
             for s, (xb, yb) in zip(range(start, steps), loader):
-                yield s, steps, xb.to(self.device, non_blocking=True), (yb.to(self.device, non_blocking=True) if yb is not None else None)
+                yield s, steps, to_layout(xb.to(self.device, non_blocking=True), self.memory_format), (yb.to(self.device, non_blocking=True) if yb is not None else None)
 
     # ---- the loop -------------------------------------------------------------------------------------
     def fit(self, x_train: np.ndarray, y_train: np.ndarray | None = None, x_val: np.ndarray | None = None,
@@ -227,9 +231,10 @@ class Trainer(Checkpointing):
                 raise AekitError(f"--resume: no checkpoint at {self.last_checkpoint}", "train without --resume first")
             self.restore(self.last_checkpoint)
         in_memory = self._in_memory(x_train)
-        x_t = self._to_device(x_train, torch.float32) if in_memory else None
+        model_layout(self.model, self.memory_format)  # back to contiguous when fit returns
+        x_t = to_layout(self._to_device(x_train, torch.float32), self.memory_format) if in_memory else None
         y_t = self._to_device(y_train, torch.long) if in_memory else None
-        xv = self._to_device(x_val, torch.float32)
+        xv = to_layout(self._to_device(x_val, torch.float32), self.memory_format)
         yv = self._to_device(y_val, torch.long)
         plan = self.model.training_plan()
         multi = len(plan) > 1 or len(plan[0].phases) > 1
@@ -263,6 +268,7 @@ class Trainer(Checkpointing):
                 self.model.load_state_dict(best["model"])
                 log.info("restored the weights of the best validation epoch")
         finally:
+            model_layout(self.model, torch.contiguous_format)
             for cb in self.callbacks:
                 if hasattr(cb, "close"):
                     cb.close()
