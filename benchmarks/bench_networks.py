@@ -90,7 +90,8 @@ def main() -> None:
         payload["ae"] = ae_table(a.epochs, a.limit)
     if "vae" in only:
         payload["vae"] = vae_table(a.epochs, a.limit, a.k, a.nll_n)
-    print("written:", save("networks" if not a.limit else "networks_smoke", payload))
+    name = "networks" if set(only) == {"ae", "vae"} else f"networks_{'_'.join(only)}_{a.epochs}ep"
+    print("written:", save(name if not a.limit else "networks_smoke", payload))
 
 
 if __name__ == "__main__":

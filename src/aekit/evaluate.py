@@ -150,3 +150,65 @@ def denoising_psnr(model: Any, x: np.ndarray, kind: str, level: float, batch_siz
     restored = model.map_batches(lambda b: model.likelihood.mean(model.recon_params(b)), noisy, batch_size=batch_size)
     data_range = hi - lo if hi > lo else 1.0
     return {"psnr_corrupted_db": psnr(x, noisy.numpy(), data_range), "psnr_restored_db": psnr(x, restored.numpy(), data_range)}
+
+
+# ---- figures of the codes -----------------------------------------------------------------------
+
+CODE_METRICS = {
+    "knn": "accuracy of a 5-NN classifier of the codes, fitted on the run's training codes (needs labels)",
+    "linear-probe": "accuracy of logistic regression on the standardised codes, fitted on the training codes (needs labels)",
+    "trustworthiness": "trustworthiness of the codes as an embedding of the inputs (5 neighbours, at most 2,000 examples)",
+    "jacobian": "mean Frobenius norm of the encoder's Jacobian ∂code/∂x (model space; at most 1,000 examples)",
+    "saturation": "share of code units below 0.05 or above 0.95 (sigmoid codes only)",
+}
+NEEDS_TRAIN = ("knn", "linear-probe")
+
+
+def check_code_metrics(names: list[str]) -> list[str]:
+    """The names, checked against :data:`CODE_METRICS`."""
+    from .errors import AekitError, closest
+
+    for n in names:
+        if n not in CODE_METRICS:
+            near = closest(n, CODE_METRICS)
+            raise AekitError(f"unknown metric {n!r}" + (f" (did you mean {near!r}?)" if near else ""),
+                             "choose from: " + ", ".join(CODE_METRICS))
+    return names
+
+
+def code_metrics(model: Any, names: list[str], x: np.ndarray, y: np.ndarray | None = None,
+                 x_train: np.ndarray | None = None, y_train: np.ndarray | None = None, split: str = "test") -> dict[str, float]:
+    """The code figures ``names`` (:data:`CODE_METRICS`) of model-space ``x`` (labels ``y``), keys
+    prefixed with ``split``; ``knn`` and ``linear-probe`` are fitted on model-space ``x_train``."""
+    from .errors import AekitError
+    from .metrics.codes import jacobian_frobenius, knn_accuracy, linear_probe_accuracy, saturated_fraction, trustworthiness
+
+    check_code_metrics(names)
+    xt = _tensor(np.asarray(x, dtype=np.float32))
+    z = model.map_batches(lambda b: model.code(b), xt).float().numpy()
+    out: dict[str, float] = {}
+    for name in names:
+        if name in NEEDS_TRAIN:
+            if y is None or y_train is None or x_train is None:
+                raise AekitError(f"metric {name} needs labelled data and the run's labelled training split",
+                                 "evaluate on a labelled data set, for a run trained with labels")
+            keep, keep_tr = y >= 0, y_train >= 0
+            z_tr = model.map_batches(lambda b: model.code(b), _tensor(np.asarray(x_train, dtype=np.float32)[keep_tr])).float().numpy()
+            fn = knn_accuracy if name == "knn" else linear_probe_accuracy
+            out[f"{split}_{name.replace('-', '_')}_accuracy"] = fn(z_tr, y_train[keep_tr], z[keep], y[keep])
+        elif name == "trustworthiness":
+            out[f"{split}_trustworthiness"] = trustworthiness(x, z)
+        elif name == "jacobian":
+            was = model.training
+            model.eval()
+            try:
+                out[f"{split}_jacobian_frobenius"] = jacobian_frobenius(lambda b: model.code(b.to(model.device)), x[:1000])
+            finally:
+                model.train(was)
+        elif name == "saturation":
+            act = getattr(model.cfg, "code_activation", "linear")
+            if act != "sigmoid":
+                raise AekitError(f"metric saturation counts sigmoid units near 0 or 1; this model's codes are {act}",
+                                 "train with --set model.code_activation=sigmoid (the contractive-AE paper's setting)")
+            out[f"{split}_saturated_fraction"] = saturated_fraction(z)
+    return out

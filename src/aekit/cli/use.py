@@ -31,6 +31,9 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
                    help="also report PSNR of corrupted vs restored inputs, e.g. masking:0.25 (kinds: gaussian, masking, salt-pepper)")
     p.add_argument("--nll", action="store_true", help="importance-sampled NLL in nats (models with a likelihood bound: vae, beta-vae, cvae)")
     p.add_argument("--k", type=int, default=1000, help="importance samples per example for --nll (k=1 is the ELBO) [default: 1000]")
+    p.add_argument("--metrics", default=None, metavar="NAMES",
+                   help="also figures of the codes, comma-separated: knn, linear-probe (fitted on the run's training "
+                        "codes), trustworthiness, jacobian, saturation")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p = sub.add_parser("sample", help="generate examples from a model's prior (or a GMM fitted to its codes)", formatter_class=HelpFormatter)
     p.add_argument("run", help="run folder written by `aekit train`")
@@ -114,9 +117,10 @@ def _model_space(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from ..evaluate import denoising_psnr, evaluate_model, nll_figures
+    from ..evaluate import NEEDS_TRAIN, check_code_metrics, code_metrics, denoising_psnr, evaluate_model, nll_figures
     from ..io import atomic_write_json
 
+    names = check_code_metrics([m.strip() for m in a.metrics.split(",") if m.strip()]) if a.metrics else []
     model, x, y, what, split = load_split(a)
     xm = _model_space(model, x)
     metrics: dict[str, Any] = {"data": what, "n": int(len(x))}
@@ -136,6 +140,18 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
             raise AekitError(f"--corrupt {a.corrupt!r} is not KIND:LEVEL", "e.g. --corrupt masking:0.25") from None
         metrics.update(denoising_psnr(model, xm, kind, lvl))
         metrics["corruption"] = a.corrupt
+    if names:
+        x_tr = y_tr = None
+        if set(names) & set(NEEDS_TRAIN):
+            from ..run import run_data, scale
+            from ..runconfig import load_config
+
+            cfg = load_config(a.run)
+            if a.data_dir:
+                cfg.data.data_dir = a.data_dir
+            own = run_data(cfg)
+            x_tr, y_tr = scale(own, own.x_train), own.y_train
+        metrics.update(code_metrics(model, names, xm, y, x_tr, y_tr, split=split))
     name = "eval-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in what.replace(" ", "")) + ".json"
     atomic_write_json(Path(a.run) / name, metrics)
     if a.json:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import AekitError
+from ..metrics.codes import ranking
 
 __all__ = ["ErrorGaussian", "encdec_ad", "fit_threshold", "nll_scores", "reconstruction_errors", "threshold_metrics"]
 
@@ -196,12 +197,6 @@ def threshold_metrics(scores: Any, labels: Any, threshold: float, beta: float = 
 
 # ---- the protocol -------------------------------------------------------------------------------
 
-def _ranking(scores: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    return {"roc_auc": float(roc_auc_score(y, scores)), "average_precision": float(average_precision_score(y, scores))}
-
-
 def encdec_ad(model: Any, x_val_normal: Any, x_val_anomalous: Any, x_test: Any, y_test: Any, *,
               x_fit_normal: Any = None, fit_fraction: float = 0.5, shrinkage: float | str = "auto", ridge: float = 1e-6,
               beta: float = 1.0, seed: int = 0, batch_size: int = 1024) -> dict[str, Any]:
@@ -246,6 +241,6 @@ def encdec_ad(model: Any, x_val_normal: Any, x_val_anomalous: Any, x_test: Any, 
     for key, fn in scorers.items():
         s_test = fn("test", xt)
         tau = fit_threshold(fn("vn", vn), fn("va", va), beta=beta)
-        out["scores"][key] = {**_ranking(s_test, y), "at_val_threshold": threshold_metrics(s_test, y, tau, beta)}
+        out["scores"][key] = {**ranking(s_test, y), "at_val_threshold": threshold_metrics(s_test, y, tau, beta)}
     out["gaussian"] = gauss
     return out
