@@ -1,7 +1,8 @@
 """The ``aekit`` command. Every train flag is also a config key (YAML or ``--set``).
 
 One module per group of commands: train.py (train, models), use.py (evaluate, encode, reconstruct,
-sample, interpolate, compare-latents), describe.py (describe), report.py (report), data.py (datasets). Each registers its
+sample, interpolate, compare-latents), tasks.py (finetune), describe.py (describe), report.py (report),
+data.py (datasets). Each registers its
 sub-commands with ``add(sub)`` and a name → function map, ``COMMANDS``.
 """
 from __future__ import annotations
@@ -15,10 +16,11 @@ from ..errors import AekitError
 from . import data as data_cmds
 from . import describe as describe_cmds
 from . import report as report_cmds
+from . import tasks as task_cmds
 from . import train as train_cmds
 from . import use as use_cmds
 
-GROUPS = (train_cmds, use_cmds, describe_cmds, report_cmds, data_cmds)
+GROUPS = (train_cmds, use_cmds, task_cmds, describe_cmds, report_cmds, data_cmds)
 
 
 def build_parser(model: str | None = None) -> argparse.ArgumentParser:
