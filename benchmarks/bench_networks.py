@@ -2,6 +2,7 @@
 
     python benchmarks/bench_networks.py --epochs 5                 # both tables
     python benchmarks/bench_networks.py --only ae --epochs 5       # one
+    python benchmarks/bench_networks.py --only ae --codes 8 --epochs 10   # code size 8 only
 
 ae   AE (Bernoulli) on MNIST and Fashion-MNIST at code sizes 8 and 32, MLP 784-512-256-code against
      conv (channels 32, 64; kernel 3, stride 2; no fully connected hidden layer), same epochs, Adam
@@ -34,16 +35,18 @@ def _train(name: str, model: str, data: str, **opts) -> tuple[Path, float]:
     return out, time.perf_counter() - t0
 
 
-NETS = {"mlp": {"net": "mlp", "hidden": [512, 256]}, "conv": {"net": "conv", "channels": [32, 64]}}
+NETS = {"mlp": {"net": "mlp", "hidden": [512, 256]}, "conv": {"net": "conv", "channels": [32, 64]},
+        "conv-fc": {"net": "conv", "channels": [32, 64], "hidden": [64]}}  # a dense layer of 64 between the conv blocks and the code
 
 
-def ae_table(epochs: int, limit: int | None) -> list[dict]:
+def ae_table(epochs: int, limit: int | None, codes: tuple[int, ...] = (8, 32), nets: tuple[str, ...] = ("mlp", "conv")) -> list[dict]:
     import json
 
     rows = []
     for data in ("mnist", "fashion-mnist"):
-        for code in (8, 32):
-            for net, opts in NETS.items():
+        for code in codes:
+            for net in nets:
+                opts = NETS[net]
                 out, secs = _train(f"nets-ae-{data}-{net}-{code}", "ae", data, latent_dim=code, epochs=epochs, limit=limit, **opts)
                 m = json.loads((out / "metrics.json").read_text())
                 rows.append({"data": data, "code": code, "net": net, "test_mse": m["test_mse"], "n_params": m["n_params"],
@@ -59,7 +62,8 @@ def vae_table(epochs: int, limit: int | None, k: int, nll_n: int) -> list[dict]:
     from aekit.run import run_data, scaled_arrays
 
     rows = []
-    for net, opts in NETS.items():
+    for net in ("mlp", "conv"):
+        opts = NETS[net]
         out, secs = _train(f"nets-vae-{net}", "vae", "mnist", latent_dim=32, epochs=epochs, limit=limit,
                            dynamic_binarization=True, **opts)
         model = aekit.load(out)
@@ -83,14 +87,17 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--k", type=int, default=1000)
     ap.add_argument("--nll-n", type=int, default=1000)
+    ap.add_argument("--codes", default="8,32", help="code sizes of the ae table")
+    ap.add_argument("--nets", default="mlp,conv", help=f"networks of the ae table: {', '.join(NETS)}")
     a = apply_options(ap.parse_args())
     only = a.only.split(",")
     payload: dict = {"benchmark": "networks", "epochs": a.epochs}
     if "ae" in only:
-        payload["ae"] = ae_table(a.epochs, a.limit)
+        payload["ae"] = ae_table(a.epochs, a.limit, tuple(int(c) for c in a.codes.split(",")), tuple(a.nets.split(",")))
     if "vae" in only:
         payload["vae"] = vae_table(a.epochs, a.limit, a.k, a.nll_n)
-    name = "networks" if set(only) == {"ae", "vae"} else f"networks_{'_'.join(only)}_{a.epochs}ep"
+    codes = ("" if a.codes == "8,32" else "_code" + a.codes.replace(",", "_")) + ("" if a.nets == "mlp,conv" else "_" + a.nets.replace(",", "_"))
+    name = "networks" if set(only) == {"ae", "vae"} and not codes else f"networks_{'_'.join(only)}{codes}_{a.epochs}ep"
     print("written:", save(name if not a.limit else "networks_smoke", payload))
 
 

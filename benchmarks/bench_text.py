@@ -6,10 +6,15 @@ aekit's licence). aekit's default split, seeded: 20% test (1,200 lines), 10% of 
 4,320 training lines.
 
 Model (aekit.train_run): ``ae``, net rnn, GRU hidden [256] (encoder 27 -> 256, code 64, decoder
-64 -> 256 -> 27 per step, non-autoregressive: every decoder step reads the code), categorical
-likelihood (masked: padding left out), Adam lr 3e-3, batch 64, grad-norm clip 1.0, 20 epochs, seed
-0. Variants: ``plain`` (the decoder emits the line first step first) and ``reverse``
-(``model.reverse_target``: last step first, Srivastava et al. 2015).
+64 -> 256 -> 27 per step), categorical likelihood (masked: padding left out), Adam lr 3e-3, batch 64,
+grad-norm clip 1.0, 20 epochs, seed 0. Variants:
+
+  plain     non-autoregressive decoder: every step reads the code only; the line first step first
+  reverse   plain with ``model.reverse_target`` (last step first, Srivastava et al. 2015)
+  ar        autoregressive decoder: step t also reads character t−1, the true one in training
+            (``model.teacher_forcing=1``), its own prediction (softmax) when reconstructing
+  ar-bi     ar with a bidirectional encoder (``model.bidirectional``)
+  ar-half   ar with teacher forcing 0.5 (half the steps read the decoder's own previous output)
 
 Figure: per-character accuracy on the test lines: the share of the valid (non-padded) steps where
 the most likely character of the reconstruction is the input's (``test_char_accuracy`` of
@@ -20,7 +25,7 @@ decoder given each line's true length (``accuracy_given_lengths``; the sample li
 so no lengths) flips padded lines over the full 60 steps and its ``test_char_accuracy`` is not
 meaningful; ``accuracy_given_lengths`` is.
 
-    python benchmarks/bench_text.py            # both variants, 20 epochs (CPU, 1 thread: see the docstring's estimate)
+    python benchmarks/bench_text.py --variants plain,ar,ar-bi   # 20 epochs, one thread: about 20 minutes
     python benchmarks/bench_text.py --quick    # small and short: GRU [64], code 16, 1,500 lines, 8 epochs (about a minute)
 """
 from __future__ import annotations
@@ -98,7 +103,7 @@ def one(variant: str, opts: dict, folder: Path) -> dict:
 def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--quick", action="store_true", help="small and short (about a minute on one thread)")
-    ap.add_argument("--variants", default="plain,reverse")
+    ap.add_argument("--variants", default="plain,ar,ar-bi")
     ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = apply_options(ap.parse_args())
