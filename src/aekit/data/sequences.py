@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -51,18 +52,10 @@ def _series(cells: list[str], path: Path, line: int, skip: int | None) -> np.nda
     """The values of one UCR row (the label cell, column ``skip``, already taken out): missing cells
     are NaN, allowed only at the end (padding), which is cut off."""
     col = lambda j: j + 1 + (skip is not None and j >= skip)  # noqa: E731 - 1-based column in the file
-    vals = np.empty(len(cells), dtype=np.float64)
-    for j, c in enumerate(cells):
-        c = c.strip()
-        if c in _MISSING:
-            vals[j] = math.nan
-            continue
-        try:
-            vals[j] = float(c)
-        except ValueError:
-            raise AekitError(f"{path}: line {line}, column {col(j)} is not a number: {c!r}",
-                             "give numbers only (a missing value is NaN, '?' or an empty cell); "
-                             "the class label goes in one column (data.label_column, default the first)") from None
+    vals = _numbers(cells, lambda j, c: AekitError(
+        f"{path}: line {line}, column {col(j)} is not a number: {c!r}",
+        "give numbers only (a missing value is NaN, '?' or an empty cell); "
+        "the class label goes in one column (data.label_column, default the first)"))
     present = np.flatnonzero(~np.isnan(vals))
     if len(present) == 0:
         raise AekitError(f"{path}: line {line} has no values", "remove the empty series, or give its values")
@@ -245,6 +238,15 @@ def read_ts(path: str | Path, kind: str = "auto") -> RawData:
 
 
 def _channel(cells: list[str], path: Path, line: int, k: int) -> np.ndarray:
+    return _numbers(cells, lambda j, c: AekitError(
+        f"{path}: line {line}: dimension {k + 1}, value {j + 1} is not a number: {c!r}",
+        "values are numbers separated by ',' ('?' for a missing one); dimensions are separated "
+        "by ':' and the class label comes last"))
+
+
+def _numbers(cells: list[str], bad: Callable[[int, str], AekitError]) -> np.ndarray:
+    """The cells as float64, a missing cell (:data:`_MISSING`) as NaN; ``bad(j, cell)`` is the error
+    for a cell that is not a number."""
     out = np.empty(len(cells), dtype=np.float64)
     for j, c in enumerate(cells):
         c = c.strip()
@@ -254,9 +256,7 @@ def _channel(cells: list[str], path: Path, line: int, k: int) -> np.ndarray:
         try:
             out[j] = float(c)
         except ValueError:
-            raise AekitError(f"{path}: line {line}: dimension {k + 1}, value {j + 1} is not a number: {c!r}",
-                             "values are numbers separated by ',' ('?' for a missing one); dimensions are separated "
-                             "by ':' and the class label comes last") from None
+            raise bad(j, c) from None
     return out
 
 
