@@ -170,7 +170,7 @@ class AekitEstimator(BaseEstimator):
             params["input_shape"] = tuple(params["input_shape"])
         est = cls(**params)
         for k, v in meta["fitted"].items():
-            setattr(est, k, _unplain(k, v))
+            setattr(est, k, _unplain(v))
         net = load_run(path)
         net.run_config = load_config(path)
         est.model_ = net
@@ -208,7 +208,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _unplain(key: str, v: Any) -> Any:
+def _unplain(v: Any) -> Any:
     if isinstance(v, dict) and "__array__" in v:
         return np.asarray(v["__array__"], dtype=v["dtype"])
     return v
