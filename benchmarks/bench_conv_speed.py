@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_speed import test_bce  # noqa: E402
-from common import apply_options, bench_parser, child_output, epoch_summary, interleaved, mnist, save, sync  # noqa: E402
+from common import epoch_summary, mnist, save, speed_runs, sync  # noqa: E402
 
 VARIANTS = ["hand", "hand-cl", "hand-bf16", "hand-bf16-cl", "aekit", "aekit-cl", "aekit-bf16", "aekit-bf16-cl"]
 AIM = 1.10  # aekit fp32 within 10% of the hand loop
@@ -104,15 +104,10 @@ def aekit_loop(variant: str, epochs: int, seed: int, device: str) -> tuple[list[
 
 
 def main() -> None:
-    ap = bench_parser(__doc__, VARIANTS)
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    a = apply_options(ap.parse_args())
-    if a.child:
-        loop = aekit_loop if a.child.startswith("aekit") else hand_loop
-        times, bce, precision = loop(a.child, a.epochs, a.seed, a.device)
-        child_output(a.child, times, a.device, test_bce=bce, precision=precision)
+    got = speed_runs(__doc__, VARIANTS, __file__, aekit_loop, hand_loop)
+    if got is None:
         return
-    runs = interleaved(__file__, a.variants.split(","), a.epochs, a.repeats, a.seed, extra=["--device", a.device])
+    a, runs = got
     summary = epoch_summary(runs)
     hand = summary.get("hand", {}).get("median_epoch_s")
     hand_cl = summary.get("hand-cl", {}).get("median_epoch_s")

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import apply_options, bench_parser, child_output, epoch_summary, glorot_, interleaved, mnist, save, sync  # noqa: E402
+from common import epoch_summary, glorot_, mnist, save, speed_runs, sync  # noqa: E402
 
 VARIANTS = ["hand-adam", "hand-adam-fused", "hand-bf16", "aekit", "aekit-bf16", "aekit-bf16-compile"]
 AIM = {"ratio_to_hand_adam": 0.65, "test_bce_rel": 0.005}
@@ -178,15 +178,10 @@ def table(summary: dict) -> str:
 
 
 def main() -> None:
-    ap = bench_parser(__doc__, VARIANTS)
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    a = apply_options(ap.parse_args())
-    if a.child:
-        loop = aekit_loop if a.child.startswith("aekit") else hand_loop
-        times, bce, precision = loop(a.child, a.epochs, a.seed, a.device)
-        child_output(a.child, times, a.device, test_bce=bce, precision=precision)
+    got = speed_runs(__doc__, VARIANTS, __file__, aekit_loop, hand_loop)
+    if got is None:
         return
-    runs = interleaved(__file__, a.variants.split(","), a.epochs, a.repeats, a.seed, extra=["--device", a.device])
+    a, runs = got
     summary, verdict = summarise(runs)
     path = save("speed" if a.device == "cpu" else f"speed_{a.device}",
                 {"benchmark": "speed", "device": a.device, "epochs": a.epochs, "repeats": a.repeats,

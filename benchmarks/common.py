@@ -144,6 +144,24 @@ def sync(device) -> None:
         torch.cuda.synchronize()
 
 
+def speed_runs(doc: str, variants: list[str], script: str, aekit_loop, hand_loop):
+    """The shared main of the speed benchmarks (hand loop against aekit): parse the options; as a
+    child (``--child VARIANT``) run that variant's loop, print its JSON line and return None; as the
+    parent run the variants interleaved and return (options, runs)."""
+    ap = bench_parser(doc, variants)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    a = apply_options(ap.parse_args())
+    if a.child:
+        loop = aekit_loop if a.child.startswith("aekit") else hand_loop
+        times, bce, precision = loop(a.child, a.epochs, a.seed, a.device)
+        child_output(a.child, times, a.device, test_bce=bce, precision=precision)
+        return None
+    unknown = [v for v in a.variants.split(",") if v not in variants]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(variants)}")
+    return a, interleaved(script, a.variants.split(","), a.epochs, a.repeats, a.seed, extra=["--device", a.device])
+
+
 def child_output(variant: str, epoch_times: list[float], device: str = "cpu", **figures) -> None:
     """A child's one JSON line: its epoch times, figures and peak memory (max RSS; on CUDA also allocated)."""
     import resource

@@ -10,8 +10,8 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.metrics.codes import (jacobian_frobenius, knn_accuracy, linear_probe_accuracy, ranking, saturated_fraction,
-                                 trustworthiness)
+from aekit.metrics.codes import knn_accuracy, linear_probe_accuracy, ranking, saturated_fraction, trustworthiness
+from aekit.parts.penalties import jacobian_sq_norms
 
 
 def blobs(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -37,8 +37,10 @@ def test_trustworthiness_of_an_isometry_and_of_noise() -> None:
 
 def test_jacobian_norm_of_a_linear_map_is_its_frobenius_norm() -> None:
     w = torch.randn(3, 5, generator=torch.Generator().manual_seed(0))
-    got = jacobian_frobenius(lambda b: b @ w.T, np.random.default_rng(0).normal(size=(7, 5)), batch_size=4)
-    assert got == pytest.approx(float(torch.linalg.matrix_norm(w)), rel=1e-6)
+    x = torch.as_tensor(np.random.default_rng(0).normal(size=(7, 5)), dtype=torch.float32)
+    got = jacobian_sq_norms(lambda b: b @ w.T, x).sqrt()
+    assert got.shape == (7,)
+    assert got.numpy() == pytest.approx(np.full(7, float(torch.linalg.matrix_norm(w))), rel=1e-6)
 
 
 def test_saturation_and_ranking() -> None:

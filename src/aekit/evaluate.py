@@ -176,12 +176,27 @@ def check_code_metrics(names: list[str]) -> list[str]:
     return names
 
 
+def mean_jacobian_norm(model: Any, x: torch.Tensor, batch_size: int = 256) -> float:
+    """Mean over the examples of model-space ``x`` of ‖∂code/∂x‖_F (eval mode; exact, batched)."""
+    from .parts.penalties import jacobian_sq_norms
+
+    was = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            norms = [jacobian_sq_norms(model.code, x[i: i + batch_size].to(model.device)).detach().sqrt().cpu()
+                     for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was)
+    return float(torch.cat(norms).double().mean()) if norms else float("nan")
+
+
 def code_metrics(model: Any, names: list[str], x: np.ndarray, y: np.ndarray | None = None,
                  x_train: np.ndarray | None = None, y_train: np.ndarray | None = None, split: str = "test") -> dict[str, float]:
     """The code figures ``names`` (:data:`CODE_METRICS`) of model-space ``x`` (labels ``y``), keys
     prefixed with ``split``; ``knn`` and ``linear-probe`` are fitted on model-space ``x_train``."""
     from .errors import AekitError
-    from .metrics.codes import jacobian_frobenius, knn_accuracy, linear_probe_accuracy, saturated_fraction, trustworthiness
+    from .metrics.codes import knn_accuracy, linear_probe_accuracy, saturated_fraction, trustworthiness
 
     check_code_metrics(names)
     xt = _tensor(np.asarray(x, dtype=np.float32))
@@ -199,12 +214,7 @@ def code_metrics(model: Any, names: list[str], x: np.ndarray, y: np.ndarray | No
         elif name == "trustworthiness":
             out[f"{split}_trustworthiness"] = trustworthiness(x, z)
         elif name == "jacobian":
-            was = model.training
-            model.eval()
-            try:
-                out[f"{split}_jacobian_frobenius"] = jacobian_frobenius(lambda b: model.code(b.to(model.device)), x[:1000])
-            finally:
-                model.train(was)
+            out[f"{split}_jacobian_frobenius"] = mean_jacobian_norm(model, xt[:1000])
         elif name == "saturation":
             act = getattr(model.cfg, "code_activation", "linear")
             if act != "sigmoid":

@@ -6,13 +6,12 @@
 - :func:`trustworthiness`: scikit-learn's trustworthiness of the embedding (Venna & Kaski): 1 when
   every code neighbourhood holds only input-space neighbours.
 - :func:`ranking`: ROC-AUC and average precision of scores against binary labels.
-- :func:`jacobian_frobenius`: mean ‖∂h/∂x‖_F of an encoder over examples (the contractive-AE
-  paper's column), by ``torch.func`` (exact, batched).
-- :func:`saturated_fraction`: the share of sigmoid units near 0 or 1 (the same paper's column).
+- :func:`saturated_fraction`: the share of sigmoid units near 0 or 1 (a column of the contractive-AE
+  paper; its mean ‖∂h/∂x‖_F is ``aekit.evaluate``'s ``jacobian``, from the contractive penalty's
+  ``jacobian_sq_norms``).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,26 +59,10 @@ def ranking(scores: Any, labels: Any) -> dict[str, float]:
     return {"roc_auc": float(roc_auc_score(y, s)), "average_precision": float(average_precision_score(y, s))}
 
 
-def jacobian_frobenius(fn: Callable[[Any], Any], x: Any, batch_size: int = 256) -> float:
-    """Mean over examples of ‖∂fn(x)/∂x‖_F for ``fn`` mapping a (B, *shape) tensor to (B, D) codes,
-    computed exactly (``vmap(jacrev)``) on float32 tensors."""
-    import torch
-    from torch.func import jacrev, vmap
-
-    xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    one = lambda v: fn(v.unsqueeze(0)).squeeze(0)  # noqa: E731
-    total = 0.0
-    for i in range(0, len(xt), batch_size):
-        with torch.enable_grad():
-            jac = vmap(jacrev(one))(xt[i: i + batch_size])
-        total += float(jac.detach().reshape(jac.shape[0], -1).pow(2).sum(1).sqrt().sum())
-    return total / max(len(xt), 1)
-
-
 def saturated_fraction(h: Any, low: float = 0.05, high: float = 0.95) -> float:
     """The share of values of sigmoid activations ``h`` below ``low`` or above ``high``."""
     h = np.asarray(h, dtype=np.float64)
     return float(np.mean((h < low) | (h > high)))
 
 
-__all__ = ["knn_accuracy", "linear_probe_accuracy", "trustworthiness", "ranking", "jacobian_frobenius", "saturated_fraction"]
+__all__ = ["knn_accuracy", "linear_probe_accuracy", "trustworthiness", "ranking", "saturated_fraction"]

@@ -68,16 +68,9 @@ class EncoderClassifier(nn.Module):
         """Class probabilities (N, K) of data-space ``x`` (NumPy or a tensor)."""
         ae = self.ae
         t, _ = ae.as_input(x)
-        was = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                dev = ae.device
-                out = [torch.softmax(self.logits(ae.to_model_space(t[i: i + batch_size].to(dev))), -1).cpu()
-                       for i in range(0, len(t), batch_size)]
-        finally:
-            self.train(was)
-        return torch.cat(out).numpy() if out else np.zeros((0, self.n_classes), np.float32)
+        if not len(t):
+            return np.zeros((0, self.n_classes), np.float32)
+        return ae.map_batches(lambda b: torch.softmax(self.logits(ae.to_model_space(b)), -1), t, batch_size=batch_size).numpy()
 
 
 __all__ = ["EncoderClassifier"]

@@ -31,19 +31,22 @@ def contractive_closed_form(h: torch.Tensor, weight: torch.Tensor) -> torch.Tens
     return (((h * (1 - h)) ** 2) * w_sq).sum(1).mean()
 
 
-def contractive_exact(encoder: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """‖∂h/∂x‖²_F for any encoder, by batched reverse-mode autograd (torch.func), batch mean.
-
-    ``encoder`` maps a batch (B, ...) to codes (B, H). Gradients flow to its parameters, so the
-    penalty trains the encoder like the closed form does.
-    """
+def jacobian_sq_norms(encoder: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """‖∂h/∂x‖²_F of each example (B,), for any ``encoder`` mapping a batch (B, ...) to codes (B, H),
+    by batched reverse-mode autograd (torch.func); gradients flow to the encoder's parameters."""
     from torch.func import jacrev, vmap
 
     def one(xi: torch.Tensor) -> torch.Tensor:
         return encoder(xi.unsqueeze(0)).squeeze(0)
 
     jac = vmap(jacrev(one))(x)  # (B, H, *x.shape[1:])
-    return jac.reshape(x.shape[0], -1).pow(2).sum(1).mean()
+    return jac.reshape(x.shape[0], -1).pow(2).sum(1)
+
+
+def contractive_exact(encoder: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """‖∂h/∂x‖²_F for any encoder (:func:`jacobian_sq_norms`), batch mean: the penalty trains the
+    encoder like the closed form does."""
+    return jacobian_sq_norms(encoder, x).mean()
 
 
 def stochastic_contractive(h: torch.Tensor, h_noisy: torch.Tensor) -> torch.Tensor:

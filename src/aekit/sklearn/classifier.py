@@ -7,7 +7,6 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
@@ -60,8 +59,7 @@ class AutoencoderClassifier(ClassifierMixin, AekitEstimator):
         seed = self._seed()
         ae = self._train(X, seed=seed)
         self.history_ = list(ae.history)
-        rows = torch.from_numpy(self._rows_as_examples(X[labelled]))
-        x_l = ae.to_model_space(ae.check_input(rows)).detach().numpy()
+        x_l = ae.to_model_space(ae.as_input(self._rows_as_examples(X[labelled]))[0]).detach().numpy()
         clf = EncoderClassifier(ae, len(self.classes_), freeze_encoder=self.freeze_encoder, init=ae.cfg.init)
         cfg = dataclasses.replace(ae.run_config.train, epochs=self.finetune_epochs, lr=self.finetune_lr, early_stopping=None,
                                   quiet=not self.verbose, seed=seed, schedule="none")
