@@ -13,14 +13,19 @@ import sys
 
 from .. import __version__
 from ..errors import AekitError
+from . import anomalies as anomaly_cmds
 from . import data as data_cmds
 from . import describe as describe_cmds
+from . import maps as map_cmds
 from . import report as report_cmds
+from . import retrieve as retrieve_cmds
 from . import tasks as task_cmds
+from . import tour as tour_cmds
 from . import train as train_cmds
 from . import use as use_cmds
 
-GROUPS = (train_cmds, use_cmds, task_cmds, describe_cmds, report_cmds, data_cmds)
+GROUPS = (train_cmds, use_cmds, task_cmds, map_cmds, retrieve_cmds, anomaly_cmds, tour_cmds, describe_cmds, report_cmds,
+          data_cmds)
 
 
 def build_parser(model: str | None = None) -> argparse.ArgumentParser:
