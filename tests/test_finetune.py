@@ -51,3 +51,33 @@ def test_finetune_needs_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str
                           progress=False, quiet=True)
     assert main(["finetune", str(run)]) == 2
     assert "needs labels" in capsys.readouterr().err
+    assert main(["classify", str(run)]) == 2  # nothing fine-tuned here: the fix says how
+    assert f"fix: fine-tune its encoder first: aekit finetune {run} --labels 100" in capsys.readouterr().err
+
+
+def test_classify_with_the_finetuned_classifier(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["finetune", str(run), "--labels", "200", "--epochs", "10", "--no-scratch", "--json"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    assert tuned["weights"] == "finetune-200.safetensors" and (run / tuned["weights"]).exists()
+    pred, png = tmp_path / "pred.csv", tmp_path / "cm.png"
+    assert main(["classify", str(run), "--finetuned", "200", "--out", str(pred), "--png", str(png), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # the reloaded classifier on the run's test split is the one finetune scored
+    assert out["accuracy"] == pytest.approx(tuned["pretrained_test_accuracy"], abs=1e-9)
+    assert out["labelled"] == out["n"] == 10000 and sum(map(sum, out["confusion"])) == 10000
+    assert sum(out["confusion"][i][i] for i in range(10)) == round(out["accuracy"] * 10000)
+    rows = pred.read_text().splitlines()
+    assert rows[0] == "predicted" and len(rows) == 10001 and set(rows[1:]) <= {str(d) for d in range(10)}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((run / "classify-finetune200-mnist_test_.json").read_text())["accuracy"] == out["accuracy"]
+
+
+@pytest.mark.parametrize("args, expected, fix", [
+    ([], "a run of ae, which does not predict classes", "finetune"),
+    (["--finetuned", "7"], "no classifier fine-tuned with 7 labels", "--labels 7"),
+    (["--out", "pred.txt"], "cannot write pred.txt", ".csv"),
+])
+def test_classify_errors(run: Path, capsys: pytest.CaptureFixture[str], args: list[str], expected: str, fix: str) -> None:
+    assert main(["classify", str(run), *args]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "fix:" in err and fix in err

@@ -135,8 +135,27 @@ def grey_level_note(model: Any, x: torch.Tensor) -> str | None:
             "dynamic binarization): not comparable with NLL figures on binarized MNIST")
 
 
-def denoising_psnr(model: Any, x: np.ndarray, kind: str, level: float, batch_size: int = 1024, seed: int = 0) -> dict[str, float]:
-    """PSNR (dB, over the data's range) of corrupted inputs and of their reconstructions, in batches."""
+def parse_corruption(spec: str) -> tuple[str, float]:
+    """``"masking:0.5"`` → ("masking", 0.5), checked: a known kind and a level >= 0."""
+    from .errors import AekitError
+
+    kind, sep, level = str(spec).partition(":")
+    try:
+        lvl = float(level)
+    except ValueError:
+        lvl = None
+    if not sep or lvl is None:
+        raise AekitError(f"corruption {spec!r} is not KIND:LEVEL", "e.g. masking:0.5, salt-pepper:0.5 or gaussian:0.3")
+    make_corruption(kind, lvl)  # an unknown kind or a negative level: the parts' own error
+    if kind == "none":
+        raise AekitError(f"corruption {spec!r} corrupts nothing", "e.g. masking:0.5, salt-pepper:0.5 or gaussian:0.3")
+    return kind, lvl
+
+
+def corrupt_and_restore(model: Any, x: np.ndarray, kind: str, level: float, batch_size: int = 1024,
+                        seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded corruption of model-space ``x`` (in the data's range) and the model's restoration of it
+    (the likelihood's mean), both model-space CPU tensors, in batches."""
     lo, hi = model.cfg.input_range
     corrupt = make_corruption(kind, level, lo, hi)
     g = torch.Generator().manual_seed(seed)
@@ -148,6 +167,13 @@ def denoising_psnr(model: Any, x: np.ndarray, kind: str, level: float, batch_siz
     finally:
         torch.set_rng_state(state)
     restored = model.map_batches(lambda b: model.likelihood.mean(model.recon_params(b)), noisy, batch_size=batch_size)
+    return noisy, restored
+
+
+def denoising_psnr(model: Any, x: np.ndarray, kind: str, level: float, batch_size: int = 1024, seed: int = 0) -> dict[str, float]:
+    """PSNR (dB, over the data's range) of corrupted inputs and of their reconstructions, in batches."""
+    noisy, restored = corrupt_and_restore(model, x, kind, level, batch_size, seed)
+    lo, hi = model.cfg.input_range
     data_range = hi - lo if hi > lo else 1.0
     return {"psnr_corrupted_db": psnr(x, noisy.numpy(), data_range), "psnr_restored_db": psnr(x, restored.numpy(), data_range)}
 

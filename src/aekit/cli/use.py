@@ -117,10 +117,12 @@ def _model_space(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from ..evaluate import NEEDS_TRAIN, check_code_metrics, code_metrics, denoising_psnr, evaluate_model, nll_figures
+    from ..evaluate import (NEEDS_TRAIN, check_code_metrics, code_metrics, denoising_psnr, evaluate_model, nll_figures,
+                            parse_corruption)
     from ..io import atomic_write_json
 
     names = check_code_metrics([m.strip() for m in a.metrics.split(",") if m.strip()]) if a.metrics else []
+    corruption = parse_corruption(a.corrupt) if a.corrupt else None
     model, x, y, what, split = load_split(a)
     xm = _model_space(model, x)
     metrics: dict[str, Any] = {"data": what, "n": int(len(x))}
@@ -132,13 +134,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         if a.k < 1:
             raise AekitError(f"--k must be >= 1, got {a.k}")
         metrics.update({k if k == "nll_k" else f"{split}_{k}": v for k, v in nll_figures(model, xm, k=a.k).items()})
-    if a.corrupt:
-        kind, _, level = a.corrupt.partition(":")
-        try:
-            lvl = float(level)
-        except ValueError:
-            raise AekitError(f"--corrupt {a.corrupt!r} is not KIND:LEVEL", "e.g. --corrupt masking:0.25") from None
-        metrics.update(denoising_psnr(model, xm, kind, lvl))
+    if corruption:
+        metrics.update(denoising_psnr(model, xm, *corruption))
         metrics["corruption"] = a.corrupt
     if names:
         x_tr = y_tr = None

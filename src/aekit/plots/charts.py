@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = ["HISTORY_META_KEYS", "SCHEDULE_KEYS", "ACCURACY_SUFFIXES", "HistoryColumns", "history_columns", "has_schedules",
-           "loss_curves", "accuracy_curves", "schedule_curves", "bar_chart"]
+           "loss_curves", "accuracy_curves", "schedule_curves", "bar_chart", "confusion_matrix"]
 
 # history columns that are bookkeeping, not loss terms
 HISTORY_META_KEYS = ("stage", "epoch", "lr", "epoch_time_s", "samples_per_s")
@@ -296,4 +296,30 @@ def bar_chart(values: Any, labels: Sequence[str] | None = None, title: str = "",
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_title(title, fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def confusion_matrix(counts: Any, classes: Sequence[str], title: str = "") -> "Figure":
+    """A confusion matrix (rows: true class, columns: predicted), shaded by the share of each row,
+    with the counts written in the cells (up to 20 classes)."""
+    cm = np.asarray(counts, dtype=np.int64)
+    k = len(cm)
+    share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    side = min(9.0, 1.5 + 0.45 * k)
+    fig = new_figure((side + 0.8, side))
+    ax = fig.subplots()
+    im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    labels = [str(c) for c in classes]
+    ax.set_xticks(range(k), labels, fontsize=8, rotation=90 if max(map(len, labels), default=0) > 3 else 0)
+    ax.set_yticks(range(k), labels, fontsize=8)
+    ax.set_xlabel("predicted class", fontsize=9)
+    ax.set_ylabel("true class", fontsize=9)
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig

@@ -167,6 +167,26 @@ def save_image_grid(images: np.ndarray, path: str | Path, nrow: int, scale: int 
     return path
 
 
+def image_rows(rows: Sequence[tuple[str, np.ndarray]]) -> "Figure":
+    """Rows of images (N, C, H, W), one labelled row per (label, images) pair, as many columns as the
+    longest row: inputs above their reconstructions, or the denoising grid."""
+    rows = [(str(label), _as_images(imgs)) for label, imgs in rows]
+    k = max(len(imgs) for _, imgs in rows)
+    h, w = rows[0][1].shape[1:3]
+    cell, left = 1.1, 0.4  # row labels stand vertically beside the first image
+    fig = _new_figure((left + k * cell * w / max(h, w), len(rows) * cell * h / max(h, w) + 0.1), layout=None)
+    axes = fig.subplots(len(rows), k, squeeze=False)
+    for r, (label, imgs) in enumerate(rows):
+        for i in range(k):
+            if i < len(imgs):
+                _show(axes[r, i], imgs[i])
+            else:
+                axes[r, i].set_axis_off()
+        axes[r, 0].set_ylabel(label, fontsize=8 if len(label) > 14 else 9)
+    fig.subplots_adjust(left=left / (left + k * cell), right=0.995, bottom=0.02, top=0.98, wspace=0.05, hspace=0.06)
+    return fig
+
+
 def reconstructions(x: np.ndarray, x_hat: np.ndarray, n: int = 10) -> "Figure":
     """Inputs (top row) above their reconstructions (bottom row) for images (N, C, H, W); for other
     data, line (or, for at most 16 features, bar) plots of a few examples with the
@@ -175,18 +195,7 @@ def reconstructions(x: np.ndarray, x_hat: np.ndarray, n: int = 10) -> "Figure":
     x_hat = np.asarray(x_hat, dtype=np.float32).reshape(x.shape)
     if x.ndim == 4:
         k = max(1, min(int(n), len(x)))
-        a, b = _as_images(x[:k]), _as_images(x_hat[:k])
-        h, w = a.shape[1:3]
-        cell = 1.1
-        fig = _new_figure((0.6 + k * cell * w / max(h, w), 2 * cell * h / max(h, w) + 0.1), layout=None)
-        axes = fig.subplots(2, k, squeeze=False)
-        for i in range(k):
-            _show(axes[0, i], a[i])
-            _show(axes[1, i], b[i])
-        axes[0, 0].set_ylabel("input", fontsize=9)
-        axes[1, 0].set_ylabel("reconstruction", fontsize=9)
-        fig.subplots_adjust(left=0.6 / (0.6 + k * cell), right=0.995, bottom=0.02, top=0.98, wspace=0.05, hspace=0.06)
-        return fig
+        return image_rows([("input", x[:k]), ("reconstruction", x_hat[:k])])
     xf, hf = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
     k = max(1, min(int(n), len(xf), 4))
     d = xf.shape[1]

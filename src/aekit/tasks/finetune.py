@@ -7,11 +7,14 @@ Beside it, the baseline the lecture compares with: the same network from a fresh
 trained the same way on the same rows ("from scratch"). ``freeze=True`` trains the head alone (a
 linear probe of the pretrained codes).
 
-Results go to ``RUN/finetune-<N>.json`` (``all`` when every label is used).
+Results go to ``RUN/finetune-<N>.json`` (``all`` when every label is used), the fine-tuned
+classifier's weights to ``RUN/finetune-<N>.safetensors``: :func:`load_finetuned` rebuilds it, and
+``aekit classify RUN --finetuned N`` uses it.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ def finetune(run: str | Path, labels: int | None = None, epochs: int = 30, lr: f
     from ..data import hide_labels
     from ..io import atomic_write_json
     from ..models.finetune import EncoderClassifier
-    from ..run import build_for_data, load, run_data, scale
+    from ..run import build_for_data, load, run_data, save_weights, scale
     from ..runconfig import load_config
     from ..train import Trainer
 
@@ -61,6 +64,7 @@ def finetune(run: str | Path, labels: int | None = None, epochs: int = 30, lr: f
     variants = {"pretrained": lambda: load(run)}
     if scratch:
         variants["scratch"] = lambda: build_for_data(load_config(run), data)  # same network, fresh seeded weights
+    tag = "all" if labels is None else str(labels)
     for name, make in variants.items():
         torch.manual_seed(seed)
         ae = make()
@@ -69,9 +73,32 @@ def finetune(run: str | Path, labels: int | None = None, epochs: int = 30, lr: f
         clf.cpu()
         out[f"{name}_test_accuracy"] = _accuracy(clf, data.x_test, data.y_test)
         log.info("%s: test accuracy %.4f", name, out[f"{name}_test_accuracy"])
-    tag = "all" if labels is None else str(labels)
+        if name == "pretrained":
+            save_weights(clf, run / f"finetune-{tag}.safetensors")
+            out["weights"] = f"finetune-{tag}.safetensors"
     atomic_write_json(run / f"finetune-{tag}.json", out)
     return out
 
 
-__all__ = ["finetune"]
+def load_finetuned(run: str | Path, tag: str | int) -> Any:
+    """The classifier ``aekit finetune RUN --labels TAG`` fine-tuned (TAG: the label count or "all"),
+    rebuilt from the run's model and ``finetune-TAG.safetensors`` (CPU, eval mode)."""
+    from safetensors.torch import load_file
+
+    from ..models.finetune import EncoderClassifier
+    from ..run import load
+
+    run = Path(run)
+    meta, weights = run / f"finetune-{tag}.json", run / f"finetune-{tag}.safetensors"
+    if not weights.exists() or not meta.exists():
+        have = sorted(p.stem.removeprefix("finetune-") for p in run.glob("finetune-*.safetensors"))
+        raise AekitError(f"{run} has no classifier fine-tuned with {tag} labels"
+                         + (f" (it has: {', '.join(have)})" if have else ""),
+                         f"fine-tune one first: aekit finetune {run} --labels {tag}")
+    info = json.loads(meta.read_text())
+    clf = EncoderClassifier(load(run), int(info["classes"]), freeze_encoder=bool(info.get("freeze_encoder", False)))
+    clf.load_state_dict(load_file(str(weights)))
+    return clf.eval()
+
+
+__all__ = ["finetune", "load_finetuned"]
