@@ -78,3 +78,23 @@ def test_saturation_of_sigmoid_codes(tmp_path: Path, capsys: pytest.CaptureFixtu
                           progress=False, quiet=True)
     assert main(["evaluate", str(run), "--metrics", "saturation", "--json"]) == 0
     assert 0.0 <= json.loads(capsys.readouterr().out)["test_saturated_fraction"] <= 1.0
+
+
+def test_pca_angle_of_a_linear_ae_is_small_and_nll_needs_a_bound(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lin = aekit.train_run("linear-ae", "digits", out=tmp_path / "lin", latent_dim=4, epochs=60, batch_size=32, lr=1e-2,
+                          val_fraction=0.0, progress=False, quiet=True)
+    assert main(["evaluate", str(lin), "--metrics", "pca-angle", "--json"]) == 0
+    lin_angle = json.loads(capsys.readouterr().out)["test_pca_angle_deg"]
+    assert 0 <= lin_angle < 15, lin_angle  # the linear AE finds PCA's subspace (2.1° measured; 88.8° untrained)
+    assert main(["evaluate", str(lin), "--metrics", "nll"]) == 2
+    err = capsys.readouterr().err
+    assert "metric nll needs a model with a likelihood bound" in err and "fix:" in err
+
+
+def test_nll_by_name_is_the_nll_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    vae = aekit.train_run("vae", "digits", out=tmp_path / "vae", hidden=[32], latent_dim=2, epochs=2, progress=False, quiet=True)
+    assert main(["evaluate", str(vae), "--metrics", "nll", "--k", "20", "--json"]) == 0
+    by_name = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(vae), "--nll", "--k", "20", "--json"]) == 0
+    by_flag = json.loads(capsys.readouterr().out)
+    assert by_name["nll_k"] == 20 and by_name["test_nll"] == by_flag["test_nll"] and by_name["test_nll"] > 0

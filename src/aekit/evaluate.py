@@ -186,8 +186,13 @@ CODE_METRICS = {
     "trustworthiness": "trustworthiness of the codes as an embedding of the inputs (5 neighbours, at most 2,000 examples)",
     "jacobian": "mean Frobenius norm of the encoder's Jacobian ∂code/∂x (model space; at most 1,000 examples)",
     "saturation": "share of code units below 0.05 or above 0.95 (sigmoid codes only)",
+    "pca-angle": "largest principal angle (degrees) between PCA's top-k subspace of the run's training data and the top-k "
+                 "principal directions of the centred reconstructions (k = the code size; 0: the linear AE's claim)",
+    "nll": "importance-sampled negative log-likelihood, nats per example (k samples; models with a likelihood bound); "
+           "the same as --nll",
 }
-NEEDS_TRAIN = ("knn", "linear-probe")
+NEEDS_LABELS = ("knn", "linear-probe")
+NEEDS_TRAIN = NEEDS_LABELS + ("pca-angle",)
 
 
 def check_code_metrics(names: list[str]) -> list[str]:
@@ -217,10 +222,29 @@ def mean_jacobian_norm(model: Any, x: torch.Tensor, batch_size: int = 256) -> fl
     return float(torch.cat(norms).double().mean()) if norms else float("nan")
 
 
+def pca_angle(model: Any, x: np.ndarray, x_train: np.ndarray) -> float:
+    """Largest principal angle (degrees) between PCA's top-k subspace of model-space ``x_train`` and the
+    span of the centred reconstructions of ``x`` (k = the code size)."""
+    from .errors import AekitError
+    from .metrics import pca_fit, reconstruction_span_angle
+
+    k = int(model.cfg.latent_dim)
+    dim = int(np.prod(model.input_shape))
+    if k >= min(dim, len(x)):
+        raise AekitError(f"metric pca-angle compares {k}-dimensional subspaces of {dim}-dimensional data with {len(x)} "
+                         "examples: nothing to compare", "use it for codes smaller than the input (undercomplete)")
+    _, comps = pca_fit(np.asarray(x_train).reshape(len(x_train), -1), k)
+    xt = _tensor(np.asarray(x, dtype=np.float32))
+    rec = model.map_batches(lambda b: model.likelihood.mean(model.recon_params(b)), xt).double().numpy()
+    return reconstruction_span_angle(rec.reshape(len(rec), -1), comps, k)
+
+
 def code_metrics(model: Any, names: list[str], x: np.ndarray, y: np.ndarray | None = None,
-                 x_train: np.ndarray | None = None, y_train: np.ndarray | None = None, split: str = "test") -> dict[str, float]:
-    """The code figures ``names`` (:data:`CODE_METRICS`) of model-space ``x`` (labels ``y``), keys
-    prefixed with ``split``; ``knn`` and ``linear-probe`` are fitted on model-space ``x_train``."""
+                 x_train: np.ndarray | None = None, y_train: np.ndarray | None = None, split: str = "test",
+                 k: int = 1000) -> dict[str, float]:
+    """The figures ``names`` (:data:`CODE_METRICS`) of model-space ``x`` (labels ``y``), keys prefixed
+    with ``split``; ``knn`` and ``linear-probe`` are fitted on model-space ``x_train`` (labels
+    ``y_train``), ``pca-angle`` takes PCA's subspace from it; ``nll`` uses ``k`` importance samples."""
     from .errors import AekitError
     from .metrics.codes import knn_accuracy, linear_probe_accuracy, saturated_fraction, trustworthiness
 
@@ -229,7 +253,16 @@ def code_metrics(model: Any, names: list[str], x: np.ndarray, y: np.ndarray | No
     z = model.map_batches(lambda b: model.code(b), xt).float().numpy()
     out: dict[str, float] = {}
     for name in names:
-        if name in NEEDS_TRAIN:
+        if name in NEEDS_TRAIN and x_train is None:
+            raise AekitError(f"metric {name} needs the run's training split", "evaluate a run folder with its own data")
+        if name == "pca-angle":
+            out[f"{split}_pca_angle_deg"] = pca_angle(model, x, x_train)
+        elif name == "nll":
+            if not hasattr(model, "log_likelihood"):
+                raise AekitError(f"metric nll needs a model with a likelihood bound; {type(model).__name__} has none",
+                                 "train --model vae or cvae; for other models use the reconstruction figures")
+            out.update({kk if kk == "nll_k" else f"{split}_{kk}": v for kk, v in nll_figures(model, x, k=k).items()})
+        elif name in NEEDS_LABELS:
             if y is None or y_train is None or x_train is None:
                 raise AekitError(f"metric {name} needs labelled data and the run's labelled training split",
                                  "evaluate on a labelled data set, for a run trained with labels")

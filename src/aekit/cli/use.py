@@ -32,8 +32,8 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p.add_argument("--nll", action="store_true", help="importance-sampled NLL in nats (models with a likelihood bound: vae, beta-vae, cvae)")
     p.add_argument("--k", type=int, default=1000, help="importance samples per example for --nll (k=1 is the ELBO) [default: 1000]")
     p.add_argument("--metrics", default=None, metavar="NAMES",
-                   help="also figures of the codes, comma-separated: knn, linear-probe (fitted on the run's training "
-                        "codes), trustworthiness, jacobian, saturation")
+                   help="also these figures, comma-separated: knn, linear-probe (fitted on the run's training codes), "
+                        "trustworthiness, jacobian, saturation, pca-angle, nll (as --nll)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p = sub.add_parser("sample", help="generate examples from a model's prior (or a GMM fitted to its codes)", formatter_class=HelpFormatter)
     p.add_argument("run", help="run folder written by `aekit train`")
@@ -117,23 +117,19 @@ def _model_space(model: Any, x: np.ndarray) -> np.ndarray:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from ..evaluate import (NEEDS_TRAIN, check_code_metrics, code_metrics, denoising_psnr, evaluate_model, nll_figures,
-                            parse_corruption)
+    from ..evaluate import NEEDS_TRAIN, check_code_metrics, code_metrics, denoising_psnr, evaluate_model, parse_corruption
     from ..io import atomic_write_json
 
     names = check_code_metrics([m.strip() for m in a.metrics.split(",") if m.strip()]) if a.metrics else []
     corruption = parse_corruption(a.corrupt) if a.corrupt else None
+    if a.nll and "nll" not in names:
+        names.append("nll")
+    if "nll" in names and a.k < 1:
+        raise AekitError(f"--k must be >= 1, got {a.k}")
     model, x, y, what, split = load_split(a)
     xm = _model_space(model, x)
     metrics: dict[str, Any] = {"data": what, "n": int(len(x))}
     metrics.update(evaluate_model(model, xm, y, split=split))
-    if a.nll:
-        if not hasattr(model, "log_likelihood"):
-            raise AekitError(f"--nll needs a model with a likelihood bound; {type(model).__name__} has none",
-                             "train --model vae or cvae; for other models use the reconstruction figures")
-        if a.k < 1:
-            raise AekitError(f"--k must be >= 1, got {a.k}")
-        metrics.update({k if k == "nll_k" else f"{split}_{k}": v for k, v in nll_figures(model, xm, k=a.k).items()})
     if corruption:
         metrics.update(denoising_psnr(model, xm, *corruption))
         metrics["corruption"] = a.corrupt
@@ -148,7 +144,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
                 cfg.data.data_dir = a.data_dir
             own = run_data(cfg)
             x_tr, y_tr = scale(own, own.x_train), own.y_train
-        metrics.update(code_metrics(model, names, xm, y, x_tr, y_tr, split=split))
+        metrics.update(code_metrics(model, names, xm, y, x_tr, y_tr, split=split, k=a.k))
     name = "eval-" + "".join(c if c.isalnum() or c in "-_" else "_" for c in what.replace(" ", "")) + ".json"
     atomic_write_json(Path(a.run) / name, metrics)
     if a.json:
