@@ -1,8 +1,9 @@
 """The ``aekit`` command. Every train flag is also a config key (YAML or ``--set``).
 
 One module per group of commands: train.py (train, models), use.py (evaluate, encode, reconstruct,
-sample, interpolate, compare-latents), tasks.py (finetune), describe.py (describe), report.py (report),
-data.py (datasets). Each registers its
+sample, interpolate, compare-latents), tasks.py (finetune, classify, denoise), maps.py (map,
+compare-manifold), retrieve.py (retrieve), anomalies.py (anomalies), tour.py (tour), describe.py
+(describe), report.py (report), data.py (datasets). Each registers its
 sub-commands with ``add(sub)`` and a name → function map, ``COMMANDS``.
 """
 from __future__ import annotations
