@@ -103,6 +103,8 @@ class DataConfig(Options):
     image_size: list[int] | None = opt(None, "image folders: resize every image to [H, W] (default: keep the size)")
     limit: int | None = opt(None, "use only the first N training examples (quick experiments)")
     labels: int | None = opt(None, "semi-supervised: keep N training labels (balanced per class, seeded), hide the rest")
+    keep_classes: list[Any] | None = opt(None, "train and validate on these classes only (labels as in the data, e.g. [1] or "
+                                         "[1, 7]); the test split keeps every class: one-class anomaly detection")
     max_len: int | None = opt(None, "text: pad every line to N characters (a longer line is an error); default: the longest line")
     classes: list[Any] | None = opt(None, "filled from the data: the label values, in class order (do not set)")
     vocab: str | None = opt(None, "filled from the data: text, the characters of the one-hot channels, in order (do not set)")
@@ -125,6 +127,8 @@ class DataConfig(Options):
             raise AekitError(f"data.limit must be >= 1, got {self.limit}", "drop it to use every example")
         if self.labels is not None and self.labels < 1:
             raise AekitError(f"data.labels must be >= 1, got {self.labels}", "drop it to keep every label")
+        if self.keep_classes is not None and not self.keep_classes:
+            raise AekitError("data.keep_classes is empty", "name the classes to train on, e.g. --set data.keep_classes=[1]; or drop it")
         if self.max_len is not None and self.max_len < 1:
             raise AekitError(f"data.max_len must be >= 1, got {self.max_len}", "drop it to pad to the longest line")
         if self.vocab is not None and (not isinstance(self.vocab, str) or len(set(self.vocab)) != len(self.vocab)):

@@ -29,7 +29,7 @@ from .scaling import Scaler
 log = logging.getLogger("aekit")
 
 __all__ = ["RawData", "Prepared", "Scaler", "load_raw", "load_like", "prepare", "class_indices", "check_labels",
-           "label_classes", "hide_labels", "data_dir", "DATASETS", "dataset_status", "ARRAYS", "from_arrays"]
+           "label_classes", "class_positions", "hide_labels", "data_dir", "DATASETS", "dataset_status", "ARRAYS", "from_arrays"]
 
 
 def data_dir(explicit: str | Path | None = None) -> Path:
@@ -365,6 +365,15 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False, raw: RawData
         te, tr = perm[:n_test], perm[n_test:]
         xte, yte, idx_te = x[te], (y[te] if y is not None else None), idx[te]
         x, y, idx = x[tr], (y[tr] if y is not None else None), idx[tr]
+    if getattr(cfg, "keep_classes", None):  # train (hence validation) on these classes only; the test split stays whole
+        if y is None:
+            raise AekitError(f"data.keep_classes needs labelled data: {raw.source} has no labels",
+                             "for a CSV, name the label column with --label-column; or drop data.keep_classes")
+        rows = np.isin(y, class_positions(cfg.keep_classes, classes, raw.source, "data.keep_classes"))
+        if not rows.any():
+            raise AekitError(f"data.keep_classes={cfg.keep_classes}: the training split of {raw.source} has no example of them",
+                             "name classes that the training data holds")
+        x, y, idx = x[rows], y[rows], idx[rows]
     if cfg.limit is not None:
         if cfg.limit < 1:
             raise AekitError(f"data.limit must be >= 1, got {cfg.limit}", "drop it to use every example")
@@ -386,6 +395,19 @@ def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False, raw: RawData
                   "test": v[idx_te] if idx_te is not None else None} for k, v in raw.extras.items()}
     scaler = Scaler.fit(cfg.scale, x, raw.kind)  # sequences: per channel
     return Prepared(x, y, xva, yva, xte, yte, raw.kind, raw.source, scaler, extras, classes, raw.vocab)
+
+
+def class_positions(values: Any, classes: list[Any], source: str, option: str) -> list[int]:
+    """The class indices of label ``values`` as the data writes them (a value or its text: 7 or "7");
+    a value that is no class of ``source`` is an error naming ``option``."""
+    out = []
+    for v in values:
+        hit = [i for i, c in enumerate(classes) if c == v or str(c) == str(v)]
+        if not hit:
+            shown = ", ".join(map(str, classes[:20])) + (", ..." if len(classes) > 20 else "")
+            raise AekitError(f"{option}: {v!r} is not a class of {source} ({shown})", "give labels as they appear in the data")
+        out.append(hit[0])
+    return out
 
 
 def _default(key: str) -> Any:
