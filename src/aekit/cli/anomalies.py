@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import numpy as np
 
 from ..errors import AekitError
 from .train import HelpFormatter
-from .use import _data_args, load_split, save_array
+from .use import data_args, load_split, save_array
 
 
 def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
@@ -24,7 +23,7 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
                     "(anomalies the positive class). The figures are printed and written to the run folder "
                     "(anomalies-<data>.json).",
         epilog="one-class MNIST: aekit train --data mnist --set data.keep_classes=[1] --out runs/ones && aekit anomalies runs/ones")
-    _data_args(p)
+    data_args(p)
     p.add_argument("--score", default="auto", choices=["auto", "nll", "elbo", "iwae", "mse"],
                    help="nll: the reconstruction's −log p(x|z=code(x)); elbo: −ELBO (vae, beta-vae, cvae, m1m2); iwae: "
                         "importance-sampled −log p(x) with --k samples (vae, beta-vae, cvae); mse: the reconstruction's "
@@ -72,14 +71,12 @@ def _save_scores(path: Path, res: dict[str, Any]) -> None:
 
 
 def _histogram(path: Path, res: dict[str, Any], what: str) -> None:
-    from ..io import atomic_write_bytes
     from ..plots.anomaly import score_histogram
+    from ..plots.canvas import save_png
 
     fig = score_histogram(res["scores"], res["anomalous"], res["threshold"], title=f"{res['model']} on {what}: {res['score']} scores",
                           xlabel=f"score: {SCORE_NAMES[res['score']]}")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    atomic_write_bytes(path, buf.getvalue())
+    save_png(fig, path)
 
 
 SCORE_NAMES = {"nll": "reconstruction −log p(x|z) (nats)", "elbo": "−ELBO (nats)", "iwae": "−log p(x), importance-sampled (nats)",

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import AekitError
 from .train import HelpFormatter
-from .use import _data_args, load_split, save_array
+from ..plots.canvas import save_png
+from .use import data_args, load_split, save_array
 
 
 def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p = sub.add_parser("map", help="the 2-D map of a run's codes (the codes, their PCA or t-SNE), coloured by label",
                        formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--method", default="codes", metavar="METHOD",
                    help="codes: the 2-D codes themselves; pca: PCA of the codes to 2-D; tsne: t-SNE of the codes "
                         "(seeded) [default: codes]")
@@ -50,14 +49,6 @@ def _suffix(option: str, path: str | None, allowed: tuple[str, ...]) -> None:
     if path is not None and Path(path).suffix.lower() not in allowed:
         raise AekitError(f"{option} {path}: unsupported extension {Path(path).suffix or '(none)'}",
                          f"give a {' or '.join(allowed)} file")
-
-
-def _write_png(fig: Any, path: Path) -> None:
-    from ..io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _true_coordinate(a: argparse.Namespace, split: str, rows: int) -> np.ndarray | None:
@@ -120,7 +111,7 @@ def cmd_map(a: argparse.Namespace) -> int:
     m = latent_map(model, x, colour, a.method, n=a.n, seed=a.seed, classes=classes, label_name=name,
                    continuous=None if y is not None or colour is None else True,
                    title=f"{TITLES[a.method]} of {what}")
-    _write_png(m.figure, Path(a.out))
+    save_png(m.figure, Path(a.out))
     sub = f"{len(m.points):,} examples" + (f" (a seeded subsample of {len(x):,})" if len(m.points) < len(x) else "")
     print(f"{a.method} map of the {m.code_dim}-D codes of {sub} of {what}, coloured by {by}, written to {a.out}")
     if a.points:
@@ -141,7 +132,7 @@ def cmd_compare_manifold(a: argparse.Namespace) -> int:
     print(f"{r.data}: {r.n:,} points in 2-D, seed {r.seed}")
     print(r.format_table())
     print(f"{r.score}: {r.to_dict()['columns'][r.score]}")
-    _write_png(r.figure, Path(a.out))
+    save_png(r.figure, Path(a.out))
     print(f"figure written to {a.out}")
     if a.json:
         atomic_write_json(Path(a.json), r.to_dict())

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from .train import HelpFormatter
-from .use import _data_args, load_split, save_array
+from .use import data_args, load_split, save_array
 
 
 def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
@@ -27,7 +27,7 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p = sub.add_parser("classify", help="classes predicted by a run (cvae, m1m2, aae-semi, or a fine-tuned encoder): "
                                         "accuracy and confusion matrix with labels", formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--finetuned", default=None, metavar="N",
                    help="use the classifier `aekit finetune RUN --labels N` fine-tuned (N or 'all') [default: the run's own model]")
     p.add_argument("--out", default=None, help="write the predicted classes (as the data names them): .csv or .npy")
@@ -35,7 +35,7 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p = sub.add_parser("denoise", help="corrupt inputs, restore them with the run: PSNR before and after, the restored "
                                        "data and the lecture's grid", formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--corrupt", action="append", default=None, metavar="KIND:LEVEL",
                    help="corruption, repeatable: masking:0.5, salt-pepper:0.5, gaussian:0.3 [default: masking:0.5]")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise [default: 0]")
@@ -48,16 +48,6 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
 
 def _slug(what: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in what.replace(" ", ""))
-
-
-def _write_png(fig: object, path: Path) -> None:
-    import io
-
-    from ..io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)  # type: ignore[attr-defined]
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def cmd_classify(a: argparse.Namespace) -> int:
@@ -88,9 +78,10 @@ def cmd_classify(a: argparse.Namespace) -> int:
         else:
             save_array(Path(a.out), np.asarray(labels.astype(str)))
     if a.png:
+        from ..plots.canvas import save_png
         from ..plots.charts import confusion_matrix
 
-        _write_png(confusion_matrix(fig["confusion"], out.classes, f"{fig['classifier']} on {what}: "
+        save_png(confusion_matrix(fig["confusion"], out.classes, f"{fig['classifier']} on {what}: "
                                     f"accuracy {fig['accuracy']:.4f}"), Path(a.png))
     if a.json:
         print(json.dumps(fig, indent=2))
@@ -109,6 +100,7 @@ def cmd_denoise(a: argparse.Namespace) -> int:
     from ..errors import AekitError
     from ..evaluate import parse_corruption
     from ..io import atomic_write_json
+    from ..plots.canvas import save_png
     from ..tasks.denoise import denoise, denoising_grid
 
     specs = a.corrupt or ["masking:0.5"]
@@ -133,7 +125,7 @@ def cmd_denoise(a: argparse.Namespace) -> int:
             save_array(path, r.restored)
             written.append(f"restored ({r.corruption}) written to {path}")
     if a.png:
-        _write_png(denoising_grid(model, x, results, n=a.n), Path(a.png))
+        save_png(denoising_grid(model, x, results, n=a.n), Path(a.png))
         written.append(f"grid (input / corrupted / restored) written to {a.png}")
     if a.json:
         print(json.dumps(figures, indent=2))

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from ..errors import AekitError
 from .train import HelpFormatter
 
 
-def _data_args(p: argparse.ArgumentParser) -> None:
+def data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder written by `aekit train`")
     p.add_argument("--data", default=None, help="data set name or path; a text run reads a .txt file, one line per example, "
                                                 "with its own vocabulary [default: the run's own data set]")
@@ -26,7 +25,7 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p = sub.add_parser("evaluate", help="metrics of a run on a split (printed and written to the run folder)", formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--corrupt", default=None, metavar="KIND:LEVEL",
                    help="also report PSNR of corrupted vs restored inputs, e.g. masking:0.25 (kinds: gaussian, masking, salt-pepper)")
     p.add_argument("--nll", action="store_true", help="importance-sampled NLL in nats (models with a likelihood bound: vae, beta-vae, cvae)")
@@ -45,7 +44,7 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed [default: 0]")
     p.add_argument("--out", required=True, help="output: .png grid or .npy array")
     p = sub.add_parser("interpolate", help="decode the path between the codes of two examples", formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--from", dest="i", type=int, required=True, help="index of the first example in the split")
     p.add_argument("--to", dest="j", type=int, required=True, help="index of the second example in the split")
     p.add_argument("--steps", type=int, default=10, help="points on the path, ends included [default: 10]")
@@ -58,10 +57,10 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     p.add_argument("-n", type=int, default=5000, help="test examples to plot [default: 5000]")
     p.add_argument("--out", required=True, help="output .png")
     p = sub.add_parser("encode", help="codes of a data set (dimensionality reduction)", formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--out", required=True, help="output file: .npy or .csv")
     p = sub.add_parser("reconstruct", help="reconstructions of a data set", formatter_class=HelpFormatter)
-    _data_args(p)
+    data_args(p)
     p.add_argument("--out", default=None, help="output .npy of reconstructions (the input's shape); text runs: .txt, one "
                                                "reconstructed line per input line [text runs, no --out: printed]")
     p.add_argument("--png", default=None, help="also write a PNG grid: inputs above reconstructions (images only)")
@@ -310,7 +309,7 @@ def cmd_interpolate(a: argparse.Namespace) -> int:
 
 def cmd_compare_latents(a: argparse.Namespace) -> int:
     from ..data import class_indices, label_classes, load_like
-    from ..io import atomic_write_bytes
+    from ..plots.canvas import save_png
     from ..plots.figures import latent_maps
     from ..run import load, run_data
     from ..runconfig import load_config
@@ -329,9 +328,7 @@ def cmd_compare_latents(a: argparse.Namespace) -> int:
         what = a.data
     x, y = x[: a.n], (y[: a.n] if y is not None else None)
     panels = [(load(run).encode(x), f"{load_config(run).model_name} ({Path(run).name})") for run in a.runs]
-    buf = io.BytesIO()
-    latent_maps(panels, y).savefig(buf, format="png", dpi=110)
-    atomic_write_bytes(Path(a.out), buf.getvalue())
+    save_png(latent_maps(panels, y), Path(a.out))
     print(f"latent maps of {len(a.runs)} runs on {what} ({len(x)} examples) written to {a.out}")
     return 0
 

@@ -13,9 +13,11 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from matplotlib.figure import Figure
 
-__all__ = ["new_figure", "fig_to_base64_png"]
+__all__ = ["new_figure", "fig_to_base64_png", "save_png"]
 
 
 def _use_agg() -> None:
@@ -38,3 +40,15 @@ def fig_to_base64_png(fig: "Figure", dpi: int = 100) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def save_png(fig: "Figure", path: "str | Path", dpi: int = 110) -> "Path":
+    """Write the figure as a PNG, atomically (a temporary file in the same folder, then a rename)."""
+    from pathlib import Path
+
+    from ..io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)

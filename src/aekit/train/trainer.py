@@ -42,7 +42,7 @@ from .checkpoint import Checkpointing, Position
 from .loggers import make_loggers
 from .layout import match_optimizer_layout, model_layout, resolve_memory_format, to_layout
 from .precision import autocast, grad_scaler, resolve_precision
-from .schedules import Plateau, lr_factor
+from .schedules import lr_factor
 
 log = logging.getLogger("aekit.train")
 
