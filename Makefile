@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 DATA   ?= $(abspath ../shared/data)
 
-.PHONY: venv demo test test-slow bench bench-long clean sample
+.PHONY: venv demo test test-slow bench bench-long bench-networks bench-uses clean sample
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -29,7 +29,8 @@ test-slow: venv
 	AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} $(PY) -m pytest -q -m slow
 
 # benchmarks/run_all.py: acceptance.py, bench_speed.py --epochs 10 --repeats 3,
-# bench_vae.py --epochs 10 --repeats 3, probabilistic.py latents --epochs 10 (about 1 hour on 2 CPU cores)
+# bench_vae.py --epochs 10 --repeats 3, probabilistic.py latents --epochs 10,
+# bench_conv_speed.py --epochs 3 --repeats 3 --limit 20000 (about 1.5 hours on 2 CPU cores; timings: run it alone)
 bench: venv
 	AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} $(PY) benchmarks/run_all.py
 
@@ -43,6 +44,24 @@ bench-long: venv
 	$(PY) benchmarks/probabilistic.py semi --models m1m2 --seeds 0,1,2 --epochs 8 && \
 	$(PY) benchmarks/probabilistic.py semi --models aae-semi --seeds 0,1 --epochs 8 && \
 	$(PY) benchmarks/probabilistic.py semi --models aae-semi --seeds 0,1,2 --epochs 20
+
+# the networks section of BENCHMARKS.md (accuracy figures, one torch thread each; about 1.5 hours)
+bench-networks: venv
+	export AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} OMP_NUM_THREADS=1; \
+	$(PY) benchmarks/bench_networks.py --epochs 3 --k 1000 --nll-n 500 && \
+	$(PY) benchmarks/bench_networks.py --only ae --codes 8 --epochs 10 && \
+	$(PY) benchmarks/bench_networks.py --only ae --codes 8 --epochs 10 --nets conv-fc && \
+	$(PY) benchmarks/bench_text.py --variants plain,ar,ar-bi && \
+	$(PY) benchmarks/bench_ecg.py
+
+# the uses section of BENCHMARKS.md: one-class MNIST (~15 min), retrieval (~11 min), the Rifai and
+# Vincent pretraining tables (about an hour each), one torch thread each
+bench-uses: venv
+	export AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} OMP_NUM_THREADS=1; \
+	$(PY) benchmarks/bench_oneclass.py && \
+	$(PY) benchmarks/bench_retrieval.py && \
+	$(PY) benchmarks/bench_pretraining.py --table rifai && \
+	$(PY) benchmarks/bench_pretraining.py --table vincent
 
 sample: venv
 	$(PY) scripts/make_mnist_sample.py --src $(DATA)/mnist

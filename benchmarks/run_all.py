@@ -4,8 +4,10 @@
     python benchmarks/bench_speed.py --epochs 10 --repeats 3
     python benchmarks/bench_vae.py --epochs 10 --repeats 3
     python benchmarks/probabilistic.py latents --epochs 10
+    python benchmarks/bench_conv_speed.py --epochs 3 --repeats 3 --limit 20000
 
-The long ones (VAE NLL, semi-supervised) are ``make bench-long``. Arguments given to this script
+The long ones are ``make bench-long`` (VAE NLL, semi-supervised), ``make bench-networks`` and
+``make bench-uses`` (one-class MNIST, retrieval, the pretraining tables). Arguments given to this script
 are appended to every command (smoke runs: ``--limit 256 --results /tmp/smoke``).
 """
 import subprocess
@@ -18,6 +20,7 @@ COMMANDS = [
     ["benchmarks/bench_speed.py", "--epochs", "10", "--repeats", "3"],
     ["benchmarks/bench_vae.py", "--epochs", "10", "--repeats", "3"],
     ["benchmarks/probabilistic.py", "latents", "--epochs", "10"],
+    ["benchmarks/bench_conv_speed.py", "--epochs", "3", "--repeats", "3", "--limit", "20000"],
 ]
 for args in COMMANDS:
     args = [*args, *sys.argv[1:]]
