@@ -1,5 +1,6 @@
 """What users do with a trained model, one call each: generate, interpolate, map, compare manifold
-learners, denoise, retrieve, detect anomalies, fine-tune, classify (each also an ``aekit`` command).
+learners, denoise, retrieve, detect anomalies, fine-tune, classify, and the tour of every family
+(each also an ``aekit`` command).
 
 The task modules import their heavy parts (scikit-learn, plotting) when called."""
 from .classify import classify
@@ -10,6 +11,7 @@ from .manifold import compare_manifold
 from .maps import latent_map
 from .outliers import detect_anomalies
 from .retrieval import retrieve
+from .tour import tour
 
 __all__ = ["GMMSampler", "classify", "compare_manifold", "denoise", "detect_anomalies", "finetune", "interpolate",
-           "latent_map", "retrieve", "slerp"]
+           "latent_map", "retrieve", "slerp", "tour"]
