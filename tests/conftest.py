@@ -53,3 +53,26 @@ def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, n: int) -> dict[str, int]
 
     monkeypatch.setattr(Autoencoder, "forward", forward)
     return calls
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """Run the aekit command in-process: (exit code, stdout, stderr); argparse exits become codes."""
+    from aekit.cli import main
+
+    capsys.readouterr()
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as e:  # argparse errors and --help
+        rc = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_user_error(rc: int, err: str, *needles: str) -> None:
+    """Exit code 2, ``error: ...`` then a ``fix:`` line on stderr, never a traceback."""
+    assert rc == 2, err
+    assert err.startswith("error:"), err
+    assert "fix:" in err, err
+    assert "Traceback" not in err, err
+    for n in needles:
+        assert n.lower() in err.lower(), f"{n!r} not in {err!r}"

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 import aekit
 from aekit.cli import main
 from aekit.run import _report as REAL_REPORT
+from conftest import assert_user_error, cli
 
 AEKIT_EXE = Path(sys.executable).parent / "aekit"
 TINY = ["--hidden", "32", "--latent-dim", "4", "--batch-size", "32", "--quiet"]
@@ -29,25 +30,6 @@ PRESETS = ["ae", "linear-ae", "sparse-ae", "denoising-ae", "contractive-ae", "st
 DATASETS = ["mnist", "fashion-mnist", "kmnist", "mnist-sample", "digits", "swiss-roll", "s-curve"]
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run ``aekit ARGV`` in-process; (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:  # argparse errors and --help
-        rc = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_user_error(rc: int, err: str, *needles: str) -> None:
-    """Exit code 2, ``error: ...`` then a ``fix:`` line on stderr, never a traceback."""
-    assert rc == 2, err
-    assert err.startswith("error:"), err
-    assert "fix:" in err, err
-    assert "Traceback" not in err, err
-    for n in needles:
-        assert n.lower() in err.lower(), f"{n!r} not in {err!r}"
 
 
 def subprocess_env() -> dict[str, str]:

@@ -13,31 +13,14 @@ import numpy as np
 import pytest
 
 import aekit
-from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.tasks.manifold import METHODS, compare_manifold
 from aekit.tasks.maps import latent_map, subsample
+from conftest import assert_user_error, cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_user_error(rc: int, err: str, *needles: str) -> None:
-    assert rc == 2, err
-    assert err.startswith("error:"), err
-    assert "fix:" in err, err
-    assert "Traceback" not in err, err
-    for n in needles:
-        assert n.lower() in err.lower(), f"{n!r} not in {err!r}"
 
 
 def panel_titles(fig) -> list[str]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.tasks.tour import check_folder, parse_families, plan, tour
 from aekit.tasks.tour_figures import FIGURES, TourRuns, linear_pca_numbers
+from conftest import assert_user_error, cli
 
 SMALL = ["linear-ae", "denoising-ae", "vae", "aae"]
 HEADINGS = ["Reconstructions", "Latent maps: AE vs VAE vs AAE", "The VAE's 2-D manifold", "Code size: |z| = 2 / 5 / 20",
@@ -26,23 +26,6 @@ DRAWN = {"Reconstructions", "The VAE's 2-D manifold", "Denoising: before and aft
          "Linear AE vs PCA: same subspace, different basis"}
 
 
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as e:
-        rc = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_user_error(rc: int, err: str, *needles: str) -> None:
-    assert rc == 2, err
-    assert err.startswith("error:"), err
-    assert "fix:" in err, err
-    assert "Traceback" not in err, err
-    for n in needles:
-        assert n.lower() in err.lower(), f"{n!r} not in {err!r}"
 
 
 @pytest.fixture

@@ -124,6 +124,22 @@ def _config_text(config: dict) -> str:
         return json.dumps(config, indent=2, default=str)
 
 
+def sections_html(sections: list[tuple[str, str]]) -> tuple[str, str]:
+    """(the navigation links, the sections' HTML) of (heading, trusted HTML body) pairs, each
+    section anchored by its heading's slug (made unique)."""
+    used: set[str] = set()
+    anchors = []
+    for heading, _ in sections:
+        a = _slug(heading)
+        while a in used:
+            a += "-x"
+        used.add(a)
+        anchors.append(a)
+    nav = " ".join(f'<a href="#{a}">{_esc(h)}</a>' for a, (h, _) in zip(anchors, sections))
+    body = "".join(f'<section id="{a}">\n<h2>{_esc(h)}</h2>\n{b}</section>\n' for a, (h, b) in zip(anchors, sections))
+    return nav, body
+
+
 def _slug(text: str) -> str:
     s = "".join(c.lower() if c.isalnum() else "-" for c in text)
     return "-".join(p for p in s.split("-") if p) or "section"
@@ -218,16 +234,7 @@ def write_report(path: Path, *, title: str, model: Any, data: Any, history: list
         sections.append((str(heading), str(body)))
 
     # assemble
-    used: set[str] = set()
-    anchors = []
-    for heading, _ in sections:
-        a = _slug(heading)
-        while a in used:
-            a += "-x"
-        used.add(a)
-        anchors.append(a)
-    nav = " ".join(f'<a href="#{a}">{_esc(h)}</a>' for a, (h, _) in zip(anchors, sections))
-    body = "".join(f'<section id="{a}">\n<h2>{_esc(h)}</h2>\n{b}</section>\n' for a, (h, b) in zip(anchors, sections))
+    nav, body = sections_html(sections)
     try:
         from .. import __version__ as version  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001

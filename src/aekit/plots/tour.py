@@ -26,7 +26,7 @@ import numpy as np
 from ..io import atomic_write_text
 from .canvas import fig_to_base64_png, new_figure
 from .figures import draw_latent_map, grid_array
-from .report import _CSS, _slug
+from .report import _CSS, sections_html
 from .sections import _esc, _fmt_number, _reason
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,16 +129,7 @@ def write_tour_page(path: Path, *, title: str, meta: Sequence[str] | Callable[[]
     section per figure, then ``extra_sections`` ((heading, trusted HTML))."""
     sections = [("Comparison", table)] + [(f.heading, _render_figure(f)) for f in figures] + list(extra_sections)
     meta = meta() if callable(meta) else meta
-    used: set[str] = set()
-    anchors = []
-    for heading, _ in sections:
-        a = _slug(heading)
-        while a in used:
-            a += "-x"
-        used.add(a)
-        anchors.append(a)
-    nav = " ".join(f'<a href="#{a}">{_esc(h)}</a>' for a, (h, _) in zip(anchors, sections))
-    body = "".join(f'<section id="{a}">\n<h2>{_esc(h)}</h2>\n{b}</section>\n' for a, (h, b) in zip(anchors, sections))
+    nav, body = sections_html(sections)
     date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
     lines = "".join(f'<p class="meta">{_esc(m)}</p>\n' for m in [*meta, f"Written {date}."])
     try:
