@@ -167,23 +167,26 @@ def save_image_grid(images: np.ndarray, path: str | Path, nrow: int, scale: int 
     return path
 
 
-def image_rows(rows: Sequence[tuple[str, np.ndarray]]) -> "Figure":
-    """Rows of images (N, C, H, W), one labelled row per (label, images) pair, as many columns as the
-    longest row: inputs above their reconstructions, or the denoising grid."""
-    rows = [(str(label), _as_images(imgs)) for label, imgs in rows]
-    k = max(len(imgs) for _, imgs in rows)
-    h, w = rows[0][1].shape[1:3]
-    cell, left = 1.1, 0.4  # row labels stand vertically beside the first image
-    fig = _new_figure((left + k * cell * w / max(h, w), len(rows) * cell * h / max(h, w) + 0.1), layout=None)
-    axes = fig.subplots(len(rows), k, squeeze=False)
-    for r, (label, imgs) in enumerate(rows):
-        for i in range(k):
-            if i < len(imgs):
-                _show(axes[r, i], imgs[i])
-            else:
-                axes[r, i].set_axis_off()
-        axes[r, 0].set_ylabel(label, fontsize=8 if len(label) > 14 else 9)
-    fig.subplots_adjust(left=left / (left + k * cell), right=0.995, bottom=0.02, top=0.98, wspace=0.05, hspace=0.06)
+def image_rows(rows: Sequence[tuple[str, np.ndarray]], per_row: int | None = None) -> "Figure":
+    """Labelled strips of images (N, C, H, W) in [0, 1], one strip per (label, images) pair and
+    ``per_row`` images each (default: the longest row's count): inputs above their reconstructions,
+    corrupted above restored. Each strip is one picture, so many rows draw quickly."""
+    if not rows:
+        raise ValueError("no rows of images")
+    k = int(per_row) if per_row else max(len(imgs) for _, imgs in rows)
+    strips = [grid_array(np.asarray(imgs)[:k], k) for _, imgs in rows]
+    h, w = strips[0].shape[:2]
+    width = min(11.0, w / 28 * 0.9 + 1.8)
+    fig = _new_figure((width, len(rows) * (width - 1.8) * h / w + 0.2), layout=None)
+    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
+    for ax, (label, _), strip in zip(axes, rows, strips):
+        ax.imshow(strip, cmap="gray" if strip.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest", aspect="equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for sp in ax.spines.values():
+            sp.set_visible(False)
+        ax.set_ylabel(str(label), rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(left=1.7 / width, right=0.995, top=0.995, bottom=0.005, hspace=0.04)
     return fig
 
 

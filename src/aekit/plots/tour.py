@@ -8,7 +8,7 @@ drawn is replaced by a sentence saying why, under its caption; writing the page 
 figure (only failing to write the file raises).
 
 The drawing functions here take arrays (the tasks layer computes them from the runs):
-:func:`image_rows` (labelled strips of images), :func:`codes_over_priors`, :func:`activation_histograms`,
+:func:`codes_over_priors`, :func:`activation_histograms`,
 :func:`filter_panels` and :func:`linear_vs_pca`.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("aekit.plots.tour")
 
-__all__ = ["PageFigure", "TableColumn", "write_tour_page", "image_rows", "codes_over_priors", "activation_histograms",
+__all__ = ["PageFigure", "TableColumn", "write_tour_page", "codes_over_priors", "activation_histograms",
            "filter_panels", "linear_vs_pca"]
 
 _TOUR_CSS = """
@@ -146,27 +146,6 @@ def write_tour_page(path: Path, *, title: str, meta: Sequence[str] | Callable[[]
 
 
 # ---- figures ------------------------------------------------------------------------------------
-
-def image_rows(rows: Sequence[tuple[str, np.ndarray]], per_row: int) -> "Figure":
-    """Labelled strips of images (N, C, H, W) in [0, 1], one strip per (label, images), ``per_row``
-    images each: inputs above their reconstructions, corrupted above restored, ..."""
-    if not rows:
-        raise ValueError("no rows of images")
-    strips = [grid_array(np.asarray(imgs)[:per_row], per_row) for _, imgs in rows]
-    h, w = strips[0].shape[:2]
-    width = min(11.0, w / 28 * 0.9 + 1.8)
-    fig = new_figure((width, len(rows) * (width - 1.8) * h / w + 0.2), layout=None)
-    axes = fig.subplots(len(rows), 1, squeeze=False)[:, 0]
-    for ax, (label, _), strip in zip(axes, rows, strips):
-        ax.imshow(strip, cmap="gray" if strip.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest", aspect="equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for s in ax.spines.values():
-            s.set_visible(False)
-        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.subplots_adjust(left=1.7 / width, right=0.995, top=0.995, bottom=0.005, hspace=0.04)
-    return fig
-
 
 def codes_over_priors(panels: Sequence[tuple[np.ndarray, np.ndarray | None, np.ndarray, str]]) -> "Figure":
     """2-D codes coloured by label over samples of the prior (grey), one panel per (codes, labels,

@@ -108,7 +108,7 @@ def reconstructions(runs: TourRuns) -> PageFigure:
         shows = (f"Figure: the first {N_SHOW} test digits (top) and each family's reconstruction (the decoder's mean; label-taking "
                  "decoders get the true label); beside each name its code size and its test MSE per pixel over the "
                  f"{len(x):,} test digits.")
-        return T.image_rows(rows, N_SHOW), shows, {name: _mse(runs, name) for name in runs.families}
+        return F.image_rows(rows, N_SHOW), shows, {name: _mse(runs, name) for name in runs.families}
 
     return _figure(runs, "Reconstructions", claim, runs.families[:1], make)
 
@@ -158,7 +158,7 @@ def code_sizes(runs: TourRuns) -> PageFigure:
         mse = {n: _mse(runs, n) for n in names}
         shows = ("Figure: test digits and their reconstructions by the same AE with codes of 2, 5 and 20 numbers; test MSE per "
                  "pixel " + " / ".join(f"{mse[n]:.4f}" for n in names) + ".")
-        return T.image_rows(rows, N_SHOW), shows, {"test_mse": mse}
+        return F.image_rows(rows, N_SHOW), shows, {"test_mse": mse}
 
     return _figure(runs, "Code size: |z| = 2 / 5 / 20", claim, names, make)
 
@@ -168,30 +168,25 @@ def denoising(runs: TourRuns) -> PageFigure:
              "where a plain AE reproduces much of the corruption.")
 
     def make() -> tuple[Any, str, dict]:
-        from ..evaluate import denoising_psnr
-        from ..parts import make_corruption
-        from ..run import scale
+        from .denoise import denoise
 
         dae = runs.model("denoising-ae")
         kind, level = dae.cfg.corruption, float(dae.cfg.noise_level)
+        spec = f"{kind}:{level:g}"
         x, _ = runs.test("denoising-ae")
-        xm = scale(runs.data("denoising-ae"), x)
-        xs = torch.from_numpy(np.ascontiguousarray(x[:N_SHOW], dtype=np.float32))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            noisy = make_corruption(kind, level, *dae.cfg.input_range)(xs).numpy()
-        rows = [("clean", x[:N_SHOW]), (f"{kind} {level:g}", noisy), ("denoising-ae", np.asarray(dae.reconstruct(noisy)))]
-        psnr = {"denoising-ae": denoising_psnr(dae, xm, kind, level)}
+        d = denoise(dae, x, [spec])[0]  # seeded: the same noise for every model, as aekit evaluate --corrupt
+        rows = [("clean", x[:N_SHOW]), (f"{kind} {level:g}", d.noisy[:N_SHOW]), ("denoising-ae", d.restored[:N_SHOW])]
+        psnr = {"denoising-ae": {"psnr_corrupted_db": d.psnr_corrupted_db, "psnr_restored_db": d.psnr_restored_db}}
         if "ae" in runs.dirs:
-            ae = runs.model("ae")
-            rows.append(("ae (plain)", np.asarray(ae.reconstruct(noisy))))
-            psnr["ae"] = denoising_psnr(ae, xm, kind, level)
+            a = denoise(runs.model("ae"), x, [spec])[0]
+            rows.append(("ae (plain)", a.restored[:N_SHOW]))
+            psnr["ae"] = {"psnr_corrupted_db": a.psnr_corrupted_db, "psnr_restored_db": a.psnr_restored_db}
         corrupted = psnr["denoising-ae"]["psnr_corrupted_db"]
         shows = (f"Figure: clean test digits, the same with {kind} corruption at level {level:g} (the DAE's training corruption), "
                  "then restored; PSNR over the test digits: corrupted " + f"{corrupted:.1f} dB, "
                  + ", ".join(f"{n} {p['psnr_restored_db']:.1f} dB" for n, p in psnr.items())
                  + f" (aekit evaluate RUN --corrupt {kind}:{level:g}).")
-        return T.image_rows(rows, N_SHOW), shows, {"corruption": f"{kind}:{level:g}", "psnr_db": psnr}
+        return F.image_rows(rows, N_SHOW), shows, {"corruption": f"{kind}:{level:g}", "psnr_db": psnr}
 
     return _figure(runs, "Denoising: before and after", claim, ["denoising-ae"], make)
 
