@@ -15,8 +15,8 @@ LAYERS = [
     {"models", "data"},
     {"train"},
     {"runconfig", "resolve", "evaluate"},
-    {"run", "tasks", "plots", "fitting"},
-    {"runreport", "sklearn"},
+    {"run", "tasks", "plots", "fitting", "export"},
+    {"runreport", "sklearn", "explore"},
     {"cli"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

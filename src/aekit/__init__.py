@@ -14,6 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .errors import AekitError  # noqa: E402
+from .export import export_onnx  # noqa: E402
 from .fitting import fit  # noqa: E402
 from .run import load  # noqa: E402
 from .runconfig import load_config  # noqa: E402
@@ -47,4 +48,4 @@ def train_run(model: str | None = None, data: str | None = None, out: str | Path
     return train(cfg, out, resume=resume, progress=progress)
 
 
-__all__ = ["__version__", "AekitError", "fit", "load", "load_config", "train_run"]
+__all__ = ["__version__", "AekitError", "export_onnx", "fit", "load", "load_config", "train_run"]

@@ -2,7 +2,8 @@
 
 One module per group of commands: train.py (train, models), use.py (evaluate, encode, reconstruct,
 sample, interpolate, compare-latents), tasks.py (finetune, classify, denoise), maps.py (map,
-compare-manifold), retrieve.py (retrieve), anomalies.py (anomalies), tour.py (tour), describe.py
+compare-manifold), retrieve.py (retrieve), anomalies.py (anomalies), tour.py (tour), explore.py (explore),
+export.py (export), describe.py
 (describe), report.py (report), data.py (datasets). Each registers its
 sub-commands with ``add(sub)`` and a name → function map, ``COMMANDS``.
 """
@@ -17,6 +18,8 @@ from ..errors import AekitError
 from . import anomalies as anomaly_cmds
 from . import data as data_cmds
 from . import describe as describe_cmds
+from . import explore as explore_cmds
+from . import export as export_cmds
 from . import maps as map_cmds
 from . import report as report_cmds
 from . import retrieve as retrieve_cmds
@@ -25,8 +28,8 @@ from . import tour as tour_cmds
 from . import train as train_cmds
 from . import use as use_cmds
 
-GROUPS = (train_cmds, use_cmds, task_cmds, map_cmds, retrieve_cmds, anomaly_cmds, tour_cmds, describe_cmds, report_cmds,
-          data_cmds)
+GROUPS = (train_cmds, use_cmds, task_cmds, map_cmds, retrieve_cmds, anomaly_cmds, tour_cmds, explore_cmds, export_cmds,
+          describe_cmds, report_cmds, data_cmds)
 
 
 def build_parser(model: str | None = None) -> argparse.ArgumentParser:

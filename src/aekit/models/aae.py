@@ -170,6 +170,10 @@ class AAE(Autoencoder):
     def can_classify(self) -> bool:
         return self.cfg.label_mode == "semi-supervised"
 
+    @property
+    def decodes_labels(self) -> bool:
+        return bool(self._dec_extra)
+
     # ---- codes ------------------------------------------------------------------------------------
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
         """The encoder's outputs: (y logits (aae-semi) or None, μ, log σ² (Gaussian encoder) or None)."""

@@ -272,6 +272,12 @@ class Autoencoder(nn.Module):
         return False
 
     @property
+    def decodes_labels(self) -> bool:
+        """The decoder takes a label beside the code (``decode(z, label=...)``): the style z is kept
+        while the label changes."""
+        return False
+
+    @property
     def partial_labels(self) -> bool:
         """Trains with --labels N: the hidden labels are −1 and ``set_labelled`` gets the known ones."""
         return self.cfg.label_use == "partial"

@@ -75,6 +75,7 @@ class CVAE(Autoencoder):
     config_cls = CVAEConfig
     can_sample = True
     can_classify = True  # type: ignore[assignment]
+    decodes_labels = True  # type: ignore[assignment]  # p(x | y, z)
 
     @staticmethod
     def validate_config(cfg: CVAEConfig) -> None:

@@ -28,7 +28,7 @@ FEEDBACK = {"identity": lambda y: y, "sigmoid": torch.sigmoid, "softmax": lambda
 
 def sequence_mask(x: torch.Tensor) -> torch.Tensor:
     """(B, T, C) → bool (B, T): True at the steps before an example's first non-finite step."""
-    return torch.isfinite(x).all(-1).long().cumprod(1).bool()
+    return (~torch.isfinite(x).all(-1)).long().cumsum(1) == 0  # a cumulative sum: ONNX has no cumprod
 
 
 def lengths(x: torch.Tensor) -> torch.Tensor:
@@ -91,11 +91,15 @@ def _final_hidden(h: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.
     return h.transpose(0, 1).reshape(h.shape[1], -1)
 
 
-def _under_functorch(x: torch.Tensor) -> bool:
-    """Whether x is wrapped by a torch.func transform (vmap, grad, jacrev), where reading a value
-    on the host is impossible."""
+def _no_host_reads(x: torch.Tensor) -> bool:
+    """Whether reading a value of x on the host is impossible or would freeze it into a graph: x is
+    wrapped by a torch.func transform (vmap, grad, jacrev), or a graph is being captured (ONNX
+    export, tracing, torch.export)."""
     check = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
-    return bool(check(x)) if check is not None else False
+    if check is not None and check(x):
+        return True
+    exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or (exporting is not None and exporting()))
 
 
 class RNNEncoder(nn.Module):
@@ -130,7 +134,7 @@ class RNNEncoder(nn.Module):
         inp = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
         if cond is not None:
             inp = torch.cat([inp, cond.to(inp.dtype).unsqueeze(1).expand(-1, inp.shape[1], -1)], -1)
-        if _under_functorch(inp):
+        if _no_host_reads(inp):
             h = self._masked(inp, lens)
         else:
             lens_cpu = lens.cpu()  # the one host sync per batch
