@@ -139,7 +139,7 @@ class DataConfig(Options):
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 OPTIMIZERS = ("adam", "adamw", "sgd")
-LR_SCHEDULES = ("none", "cosine", "step", "plateau")
+LR_SCHEDULES = ("none", "cosine", "step", "plateau", "burda")
 LOGGERS = ("tensorboard",)
 
 
@@ -150,7 +150,14 @@ class TrainConfig(Options):
     lr: float = opt(1e-3, "learning rate (phases with a rate of their own, e.g. model.disc_lr, keep theirs)")
     optimizer: str = opt("adam", "adam | adamw | sgd")
     momentum: float = opt(0.9, "sgd: momentum")
-    schedule: str = opt("none", "learning-rate schedule over the epochs: none | cosine | step | plateau")
+    adam_eps: float = opt(1e-8, "adam and adamw: ε added to the root of the second moment (PyTorch's 1e-8; Burda et al. 2016: 1e-4)")
+    schedule: str = opt("none", "learning-rate schedule over the epochs: none | cosine | step | plateau | burda (Burda et al. "
+                                "2016: stage i = 0..7 at lr·10^(−i/7) for 3^i epochs, 3,280 in all; see train.schedule_scale)")
+    schedule_scale: float | None = opt(None, "burda schedule: run epochs per epoch of the paper, stage i lasting scale·3^i epochs "
+                                             "(1: the paper's 3,280 epochs). Default: train.epochs / 3280, the eight stages "
+                                             "compressed in proportion to fill the run; an epoch takes the rate of the stage it "
+                                             "starts in (a stage shorter than an epoch may be passed over); after the last "
+                                             "stage the rate stays at lr/10")
     step_size: int = opt(10, "step schedule: epochs between decays")
     gamma: float = opt(0.5, "step and plateau schedules: decay factor")
     patience: int = opt(2, "plateau schedule: epochs without improvement of the validation loss before a decay")
@@ -172,6 +179,10 @@ class TrainConfig(Options):
         out = {}
         if self.optimizer != "sgd":
             out["momentum"] = "only the sgd optimizer has momentum"
+        else:
+            out["adam_eps"] = "only the adam and adamw optimizers have an ε (train.optimizer is sgd)"
+        if self.schedule != "burda":
+            out["schedule_scale"] = "only the burda schedule uses it"
         if self.schedule != "step":
             out["step_size"] = "only the step schedule uses it"
         if self.schedule not in ("step", "plateau"):
@@ -190,6 +201,11 @@ class TrainConfig(Options):
                 raise AekitError(f"train.{key} must be >= 1, got {getattr(self, key)}", f"e.g. --set train.{key}=1")
         if not self.lr > 0:
             raise AekitError(f"train.lr must be > 0, got {self.lr}")
+        if not self.adam_eps > 0:
+            raise AekitError(f"train.adam_eps must be > 0, got {self.adam_eps}", "e.g. --set train.adam_eps=1e-8 (PyTorch's default)")
+        if self.schedule_scale is not None and not self.schedule_scale > 0:
+            raise AekitError(f"train.schedule_scale must be > 0, got {self.schedule_scale}",
+                             "e.g. 1 for the paper's 3,280 epochs, or drop it to fit the schedule to train.epochs")
         if not self.gamma > 0:
             raise AekitError(f"train.gamma must be > 0, got {self.gamma}", "e.g. --set train.gamma=0.5")
         if self.clip_grad is not None and not self.clip_grad > 0:

@@ -5,8 +5,11 @@
 trained by minimising −ELBO = E_q[−log p(x|z)] + β·KL(q(z|x) ‖ p(z)), the KL in closed form and
 the expectation by the reparameterisation trick (z = μ + σ ⊙ ε). β = 1 is the ELBO; β > 1 is the
 β-VAE (Higgins et al. 2017). Optional extras: KL annealing (linear / sigmoid warm-up, Fu et al.'s
-cyclical schedule), free bits (Kingma et al. 2016), dynamic binarization of [0, 1] data, input
-corruption (a denoising VAE).
+cyclical schedule), free bits (Kingma et al. 2016), dynamic binarization of [0, 1] data for a
+Bernoulli likelihood, input corruption (a denoising VAE).
+
+``model.objective=iwae`` trains the same model on the importance-weighted bound with k samples
+instead (the IWAE of Burda et al. 2016; the DReG gradient of Tucker et al. 2019): models/iwae.py.
 
 ``log_likelihood`` is the importance-sampled bound of Burda et al. 2016 (parts/importance.py),
 which tightens towards log p(x) as k grows.
@@ -30,6 +33,7 @@ from ..parts.penalties import weight_decay
 from ..parts.priors import Normal
 from ..parts.schedules import SCHEDULES, kl_weight
 from .base import Autoencoder, Corruptible, ModelConfig, ReportItem, Terms
+from .iwae import check_objective, decoder_log_lik, floats_per_sample, iwae_terms, objective_unused
 from .registry import register
 
 log = logging.getLogger("aekit.vae")
@@ -45,6 +49,12 @@ COLLAPSE_NATS = 0.1  # total KL below this on the test set: the posterior carrie
 class VAEConfig(Corruptible, ModelConfig):
     """The VAE family: the shared options plus the variational ones."""
 
+    objective: str = opt("elbo", "training objective: elbo (−ELBO, the KL in closed form) | iwae (the importance-weighted bound "
+                               "with model.k samples, Burda et al. 2016; β, KL schedules, free bits and latent_samples do not apply)")
+    k: int = opt(5, "iwae objective: importance samples per example in training (1: the ELBO with a Monte-Carlo KL; "
+                    "the cost of a step grows with k: the decoder runs on k·batch codes)")
+    gradient: str = opt("standard", "iwae objective: the encoder's gradient: standard | dreg (doubly reparameterised, Tucker et al. "
+                                    "2019: same expectation, lower variance; the decoder's gradient is the standard one)")
     beta: float = opt(1.0, "weight β of the KL term (1: the ELBO; >1: β-VAE)")
     kl_schedule: str = opt("constant", "factor on β over the training steps: constant | linear | sigmoid | cyclical")
     kl_anneal_steps: int = opt(5000, "KL schedule: warm-up length in optimisation steps (the total length for cyclical)")
@@ -56,11 +66,14 @@ class VAEConfig(Corruptible, ModelConfig):
     # (σ ≈ 55) exp(logvar) and z overflow early in training
     logvar_min: float = opt(-12.0, "lower clamp of the encoder's log σ²")
     logvar_max: float = opt(8.0, "upper clamp of the encoder's log σ²")
-    dynamic_binarization: bool = opt(False, "x ← a fresh Bernoulli(x) draw each time (training); a fixed seed-0 draw (evaluation)")
+    dynamic_binarization: bool = opt(False, "Bernoulli likelihood: x ← a fresh Bernoulli(x) draw each time (training); a fixed "
+                                            "seed-0 draw (evaluation)")
     weight_decay: float = opt(0.0, "λ of ½ΣW² over the weight matrices (logged as its own term)")
 
     def unused(self) -> dict[str, str]:
-        out = {**ModelConfig.unused(self), **Corruptible.unused(self)}
+        out = {**ModelConfig.unused(self), **Corruptible.unused(self), **objective_unused(self)}
+        if self.likelihood not in ("auto", "bernoulli"):
+            out["dynamic_binarization"] = f"it draws binary inputs for a Bernoulli likelihood, and model.likelihood is {self.likelihood}"
         if self.kl_schedule == "constant":
             out["kl_anneal_steps"] = "model.kl_schedule is constant"
         if self.kl_schedule != "cyclical":
@@ -79,6 +92,7 @@ class VAE(Autoencoder):
         Autoencoder.validate_config(cfg)
         cfg.validate_corruption()
         check_choice("model.kl_schedule", cfg.kl_schedule, SCHEDULES)
+        check_objective(cfg)
         for key in ("beta", "free_bits", "weight_decay"):
             if not getattr(cfg, key) >= 0:
                 raise AekitError(f"model.{key} must be >= 0, got {getattr(cfg, key)}")
@@ -94,7 +108,7 @@ class VAE(Autoencoder):
             raise AekitError(f"model.logvar_min ({cfg.logvar_min}) must be below model.logvar_max ({cfg.logvar_max})",
                              "e.g. the defaults -12 and 8")
         lo, hi = cfg.input_range
-        if cfg.dynamic_binarization and (lo < 0.0 or hi > 1.0):
+        if cfg.dynamic_binarization and cfg.likelihood == "bernoulli" and (lo < 0.0 or hi > 1.0):
             raise AekitError(f"dynamic binarization draws Bernoulli(x), which needs x in [0, 1]; the data range is [{lo:.4g}, {hi:.4g}]",
                              "use --scale minmax, or drop model.dynamic_binarization")
 
@@ -103,6 +117,8 @@ class VAE(Autoencoder):
         self.encoder, self.decoder = build_nets(cfg, self.input_shape, enc_out=2 * cfg.latent_dim)  # emits [μ | log σ²]
         self.likelihood = self.make_likelihood()
         self.corrupt = make_corruption(cfg.corruption, cfg.noise_level, *cfg.input_range)
+        # dynamic binarization feeds a Bernoulli likelihood only (a preset's default elsewhere does nothing)
+        self.binarizes = cfg.dynamic_binarization and cfg.likelihood == "bernoulli"
         # optimisation steps taken (training-mode loss calls): saved with the weights and in
         # checkpoints, so a resumed run continues the KL schedule exactly where it stopped
         self.register_buffer("train_steps", torch.zeros((), dtype=torch.long))
@@ -139,7 +155,7 @@ class VAE(Autoencoder):
     def eval_input(self, x: torch.Tensor) -> torch.Tensor:
         """What evaluation sees of model-space ``x``: the fixed binarization when training used
         dynamic binarization, else ``x``."""
-        return self.binarize(x, random=False) if self.cfg.dynamic_binarization else x
+        return self.binarize(x, random=False) if self.binarizes else x
 
     @property
     def steps(self) -> int:
@@ -165,7 +181,8 @@ class VAE(Autoencoder):
         return self.cfg.beta * self.kl_factor(step)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
-        """−ELBO = recon + β·KL per example, batch mean; terms "recon", "kl", "beta", "loss".
+        """−ELBO = recon + β·KL per example, batch mean; terms "recon", "kl", "beta", "loss". Under
+        model.objective=iwae: −L_k, terms "recon", "kl" (figures), "iwae" and "loss" (models/iwae.py).
 
         A training step (training mode, ``corrupt`` not False) draws fresh binary digits, corrupts,
         uses the annealed β and free bits, and advances the step counter. Otherwise the objective is
@@ -173,8 +190,13 @@ class VAE(Autoencoder):
         validation losses are comparable across epochs during a warm-up."""
         cfg = self.cfg
         train_step = self.training and corrupt is not False
-        x = self.binarize(x, random=True) if train_step and cfg.dynamic_binarization else self.eval_input(x)
+        x = self.binarize(x, random=True) if train_step and self.binarizes else self.eval_input(x)
         x_in = self.corrupt(x) if train_step and cfg.corruption != "none" else x
+        if cfg.objective == "iwae":
+            terms = iwae_terms(self, x, x_in, cfg.k, cfg.gradient)
+            if train_step:
+                self._advance()  # the step clock runs under every objective
+            return self._with_weight_decay(terms)
         mu, logvar = self.posterior(x_in)
         L = cfg.latent_samples
         z = reparameterize(mu, logvar, L)
@@ -192,12 +214,15 @@ class VAE(Autoencoder):
                 kl_objective = kl_d.clamp(min=cfg.free_bits).sum()
         else:
             beta = cfg.beta
-        total = recon + beta * kl_objective
-        terms: Terms = {"recon": recon, "kl": kl, "beta": torch.full((), beta, device=kl.device)}
-        if cfg.weight_decay:
+        terms: Terms = {"recon": recon, "kl": kl, "beta": torch.full((), beta, device=kl.device),
+                        "loss": recon + beta * kl_objective}
+        return self._with_weight_decay(terms)
+
+    def _with_weight_decay(self, terms: Terms) -> Terms:
+        """``terms`` with model.weight_decay's term added to the loss (and logged), when set."""
+        if self.cfg.weight_decay:
             terms["weight_decay"] = weight_decay(self)
-            total = total + cfg.weight_decay * terms["weight_decay"]
-        terms["loss"] = total
+            terms["loss"] = terms.pop("loss") + self.cfg.weight_decay * terms["weight_decay"]
         return terms
 
     def neg_elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,26 +245,19 @@ class VAE(Autoencoder):
         k = 1 is a single-sample ELBO estimate; the bound rises towards log p(x) with k. ``seed`` fixes
         the draws (a generator on the model's device; None: the global RNG); with one batch and k = 1
         the draw is ε = torch.randn((1, 1, B, D), generator=Generator(seed)). ``binarize`` (default:
-        when model.dynamic_binarization) applies the fixed evaluation binarization. (N,), NumPy or
-        tensor as given."""
+        when the model binarizes: model.dynamic_binarization with a Bernoulli likelihood) applies the
+        fixed evaluation binarization. (N,), NumPy or tensor as given."""
         if k < 1:
             raise AekitError(f"the number of importance samples k must be >= 1, got {k}")
         t, was_tensor = (x.float(), True) if isinstance(x, torch.Tensor) else (torch.from_numpy(np.asarray(x, np.float32)), False)
         t = self.check_input(t)
-        if self.cfg.dynamic_binarization if binarize is None else binarize:
+        if self.binarizes if binarize is None else binarize:
             t = self.binarize(t, random=False)
         gen = torch.Generator(device=self.device).manual_seed(int(seed)) if seed is not None else None
-        per_sample = 3 * self.input_dim + sum(self.cfg.hidden) + 4 * self.cfg.latent_dim
 
         def one(b: torch.Tensor) -> torch.Tensor:
             mu, logvar = self.posterior(b)
-
-            def log_lik(z: torch.Tensor) -> torch.Tensor:  # z (S, 1, B, D)
-                S, _, B, D = z.shape
-                target = b.unsqueeze(0).expand(S, *b.shape).reshape(S * B, *b.shape[1:])
-                return -self.likelihood.nll(self.decoder_params(z.reshape(S * B, D)), target).reshape(S, 1, B)
-
-            return importance_log_px(mu[None], logvar[None], log_lik, k, gen, per_sample)
+            return importance_log_px(mu[None], logvar[None], decoder_log_lik(self, b), k, gen, floats_per_sample(self))
 
         out = self.map_batches(one, t, batch_size=batch_size, desc=f"log p(x), k={k}", progress=progress)
         return self._back(out, t, was_tensor)
@@ -272,10 +290,12 @@ class VAE(Autoencoder):
                                "kl_per_dim": [float(v) for v in kl_d],
                                "active_units": int((s[:, 1 + D:].var(0, unbiased=False) > 1e-2).sum()) if len(s) > 1 else 0}
         if kl < COLLAPSE_NATS:
-            out["warnings"] = [
-                f"posterior collapse: the KL is {kl:.3g} nats in total (< {COLLAPSE_NATS}), so the codes carry almost "
-                "no information about x. Try a KL warm-up (--set model.kl_schedule=linear with model.kl_anneal_steps), "
-                "free bits (--set model.free_bits=0.5), or a smaller beta (model.beta)"]
+            fix = ("more importance samples (model.k), or the ELBO with a KL warm-up (--set model.objective=elbo "
+                   "--set model.kl_schedule=linear)" if self.cfg.objective == "iwae" else
+                   "a KL warm-up (--set model.kl_schedule=linear with model.kl_anneal_steps), free bits "
+                   "(--set model.free_bits=0.5), or a smaller beta (model.beta)")
+            out["warnings"] = [f"posterior collapse: the KL is {kl:.3g} nats in total (< {COLLAPSE_NATS}), so the codes carry "
+                               f"almost no information about x. Try {fix}"]
         return out
 
     # ---- generation ------------------------------------------------------------------------------
@@ -331,3 +351,7 @@ register("beta-vae", VAE, VAEConfig,
          "beta-VAE (Higgins et al. 2017): KL weighted by beta=4 with 10 latent dims, the paper's reference "
          "defaults, for more disentangled codes",
          latent_dim=10, beta=4.0)
+register("iwae", VAE, VAEConfig,
+         "importance-weighted autoencoder (Burda et al. 2016): the VAE on the k=50-sample bound; 784-200-200-50 tanh, "
+         "Bernoulli, dynamic binarization; paper: --set train.adam_eps=1e-4 --set train.schedule=burda",
+         objective="iwae", k=50, hidden=[200, 200], latent_dim=50, activation="tanh", dynamic_binarization=True)

@@ -5,7 +5,8 @@ A phase's rate for an epoch is its base rate (the phase's own, e.g. ``model.disc
 ``train.lr``) times ``lr_factor``. Because the factor depends only on (epoch, total), extending a
 finished run (``--resume --epochs 20`` after 10) recomputes the schedule for the new total: a cosine
 schedule continues from its value at epoch 10 of 20 (half the base rate), not from the 0 it had
-reached at the end of the 10-epoch run; a step schedule is unchanged by the extension.
+reached at the end of the 10-epoch run; a step schedule is unchanged by the extension (and so is
+burda with an explicit ``train.schedule_scale``; without one it is refitted to the new total).
 """
 from __future__ import annotations
 
@@ -13,11 +14,37 @@ import math
 from dataclasses import asdict, dataclass
 
 
-def lr_factor(schedule: str, epoch: int, epochs: int, step_size: int = 10, gamma: float = 0.5, plateau: float = 1.0) -> float:
+# Burda et al. 2016, appendix: stage i = 0..7 trains 3^i passes at 10^(−i/7) times the first rate
+BURDA_STAGES = 8
+BURDA_EPOCHS = (3**BURDA_STAGES - 1) // 2  # 3,280
+# the paper epoch at which each stage ends: 1, 4, 13, 40, 121, 364, 1093, 3280
+BURDA_ENDS = tuple((3 ** (i + 1) - 1) // 2 for i in range(BURDA_STAGES))
+
+
+def burda_stage(epoch: int, epochs: int, scale: float | None = None) -> int:
+    """The stage (0..7) of Burda et al.'s schedule that epoch ``epoch`` (0-based) starts in.
+
+    ``scale``: run epochs per epoch of the paper (stage i lasts scale·3^i epochs; 1: the paper's).
+    None: ``epochs`` / 3280, the eight stages compressed in proportion to fill the run (computed in
+    integers: exact boundaries). After the last stage: 7."""
+    if scale is None:  # epoch·3280/epochs ≥ end ⇔ epoch·3280 ≥ end·epochs
+        n = max(epochs, 1)
+        return sum(epoch * BURDA_EPOCHS >= end * n for end in BURDA_ENDS[:-1])
+    return sum(epoch >= end * scale * (1 - 1e-12) for end in BURDA_ENDS[:-1])
+
+
+def burda_factor(epoch: int, epochs: int, scale: float | None = None) -> float:
+    """10^(−i/7) for the stage i of :func:`burda_stage`: from 1 down to 1/10 in eight steps."""
+    return 10.0 ** (-burda_stage(epoch, epochs, scale) / (BURDA_STAGES - 1))
+
+
+def lr_factor(schedule: str, epoch: int, epochs: int, step_size: int = 10, gamma: float = 0.5, plateau: float = 1.0,
+              scale: float | None = None) -> float:
     """The factor on the base rate during epoch ``epoch`` (0-based) of a stage of ``epochs``.
 
     none: 1.  cosine: ½(1 + cos(π·epoch/epochs)), from 1 towards 0.  step: gamma^⌊epoch/step_size⌋.
-    plateau: the current factor of the plateau record (``plateau``)."""
+    plateau: the current factor of the plateau record (``plateau``).  burda: Burda et al. 2016's
+    staged schedule, 10^(−i/7) in stage i (:func:`burda_stage`, ``scale`` its train.schedule_scale)."""
     if schedule == "none":
         return 1.0
     if schedule == "cosine":
@@ -26,6 +53,8 @@ def lr_factor(schedule: str, epoch: int, epochs: int, step_size: int = 10, gamma
         return gamma ** (epoch // step_size)
     if schedule == "plateau":
         return plateau
+    if schedule == "burda":
+        return burda_factor(epoch, epochs, scale)
     raise ValueError(f"unknown schedule {schedule!r}")
 
 

@@ -16,8 +16,9 @@ run resumes exactly (2 + 2 epochs = 4 epochs), under DDP too.
 Resume rules, one for every phase: the optimiser state (Adam's moments) continues; the
 hyperparameters come from the current config — each phase's base rate (its own, such as
 ``model.disc_lr``, else ``train.lr``) times the schedule's factor at the current epoch
-(schedules.py), its betas and momentum — and the log says what changed. A run that had stopped
-early resumes with a fresh patience count (the best validation loss so far is kept).
+(schedules.py), its betas, Adam's ε (``train.adam_eps``) and momentum — and the log says what
+changed. A run that had stopped early resumes with a fresh patience count (the best validation
+loss so far is kept).
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float, beta
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    extra = {"betas": tuple(betas)} if betas is not None else {}
+    extra: dict[str, Any] = {"eps": cfg.adam_eps, **({"betas": tuple(betas)} if betas is not None else {})}
     # the fused kernel is the fastest path on CPU and GPU alike (see BENCHMARKS.md); it arrived on
     # CPU in torch 2.4, so older builds (or other devices) use the default implementation
     if all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params):
@@ -160,7 +161,8 @@ class Trainer(Checkpointing):
 
     def lr_at(self, phase: Any, epoch: int, epochs: int) -> float:
         c = self.cfg
-        return self.base_lr(phase) * lr_factor(c.schedule, epoch, epochs, c.step_size, c.gamma, self.pos.plateau.factor)
+        return self.base_lr(phase) * lr_factor(c.schedule, epoch, epochs, c.step_size, c.gamma, self.pos.plateau.factor,
+                                               c.schedule_scale)
 
     def _set_hyperparameters(self, epoch: int, epochs: int) -> None:
         for ph, opt in zip(self.phases, self.optimizers):
@@ -170,6 +172,8 @@ class Trainer(Checkpointing):
                     g["betas"] = tuple(ph.betas)
                 if "momentum" in g:
                     g["momentum"] = self.cfg.momentum
+                if "eps" in g and self.cfg.optimizer != "sgd":
+                    g["eps"] = self.cfg.adam_eps
 
     def _begin_stage(self, stage: Any, epochs: int) -> None:
         self.phases = list(stage.phases)
@@ -177,6 +181,10 @@ class Trainer(Checkpointing):
         if self._pending is not None:
             self._load_optimizers(self._pending)
             self._pending = None
+            for ph, opt in zip(self.phases, self.optimizers):
+                old = opt.param_groups[0].get("eps")
+                if old is not None and self.cfg.optimizer != "sgd" and old != self.cfg.adam_eps:
+                    log.info("resume: phase %s: Adam eps %g → %g", ph.name, old, self.cfg.adam_eps)
             for opt in self.optimizers:
                 match_optimizer_layout(opt)
         self._set_hyperparameters(self.pos.epoch, epochs)
