@@ -1,0 +1,158 @@
+"""The named parts of BENCHMARKS.md that scripts/make_benchmarks_page.py cannot spell cell by cell.
+
+- ``provenance(docs)`` and ``machine(doc)``: where a results file came from, from its own fields
+  (commit, commit_at_start, command, machine, date, limit, provenance);
+- ``TABLES``: whole tables built from a list in a results file, ``{{table NAME ARGS...}}``; each
+  renderer gets ``load`` (file name -> parsed file; "published" is published.yaml), ``fmt`` (the
+  script's number formatting) and the ARGS;
+- ``FUNCTIONS``: what a ``{{= ...}}`` or ``{{check ...}}`` expression may call.
+
+Pure Python: no torch, no numpy.
+"""
+from __future__ import annotations
+
+import statistics
+
+# ---- provenance -------------------------------------------------------------------------------------
+
+
+def _commit(commit: str) -> str:
+    """`abc1234`, and "with uncommitted changes" when the tree was dirty."""
+    text = str(commit)
+    return f"`{text[:7]}`" + (" with uncommitted changes" if text.endswith("-dirty") else "")
+
+
+def machine(doc: dict) -> str:
+    """The machine of a results file in words: cores, CPU, bf16, GPU, torch threads, versions."""
+    m = doc.get("machine") or {}
+    cpu = f'{m.get("cores", "?")} cores (reported as "{m.get("cpu") or "unknown CPU"}"'
+    cpu += ", with native bf16)" if m.get("cpu_bf16") else ")"
+    gpu = f'GPU {m["gpu"]}' if m.get("gpu") else "no GPU"
+    threads = m.get("torch_threads")
+    parts = [cpu, gpu, f"{threads} torch thread{'s' * (threads != 1)}" if threads else None,
+             f"torch {m['torch']}" if m.get("torch") else None, f"Python {m['python']}" if m.get("python") else None]
+    return ", ".join(p for p in parts if p)
+
+
+def provenance(docs: list[tuple[str, dict]]) -> str:
+    """One "Measured: ..." sentence per results file (a list when there are several)."""
+    lines = []
+    for name, doc in docs:
+        text = f"`{doc.get('command', '(no command recorded)')}` at commit {_commit(doc.get('commit', 'unknown'))}"
+        if doc.get("commit_at_start"):
+            text += f" (started at {_commit(doc['commit_at_start'])})"
+        text += f", {doc.get('date', 'no date recorded')}, on {machine(doc)}"
+        if doc.get("limit"):
+            text += f"; trained on the first {doc['limit']:,} training digits only"
+        if doc.get("provenance"):
+            text += "; commit and command added afterwards from the git history, as its `provenance` says"
+        lines.append((name, text))
+    if len(lines) == 1:
+        return f"Measured: {lines[0][1]} (`{lines[0][0]}`)."
+    return "Measured:\n\n" + "\n".join(f"- `{name}`: {text}." for name, text in lines)
+
+
+# ---- tables -----------------------------------------------------------------------------------------
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def oneclass(load, fmt, name: str = "oneclass_mnist.json") -> str:
+    """One-class MNIST: ROC-AUC % per normal digit for each net and score, beside the published
+    DCAE (Ruff et al. 2018) and Deep SVDD figures; per net, the better score's mean in bold."""
+    doc, pub = load(name), load("published")["oneclass"]
+    nets, digits = list(doc["nets"]), doc["digits"]
+    cols = [(net, score) for net in nets for score in ("roc_auc", "roc_auc_mse")]
+    label = {"roc_auc": "NLL", "roc_auc_mse": "MSE"}
+    net_name = {"mlp": "MLP"}
+    lines = [_row(["digit", *[f"{net_name.get(n, n)} {label[s]}" for n, s in cols], "DCAE (Ruff 2018)", "Deep SVDD"]),
+             "|---|" + "---:|" * (len(cols) + 2)]
+    by = {(r["net"], r["digit"]): r for r in doc["rows"]}
+    for i, d in enumerate(digits):
+        lines.append(_row([d, *[fmt(100 * by[(n, d)][s], ".1f") for n, s in cols],
+                           pub["dcae"]["per_digit"][i], pub["deep_svdd"]["per_digit"][i]]))
+    means = []
+    for n, s in cols:
+        best = max(("roc_auc", "roc_auc_mse"), key=lambda k: doc["mean"][n][k])
+        text = fmt(100 * doc["mean"][n][s], ".1f")
+        means.append(f"**{text}**" if s == best else text)
+    lines.append(_row(["**mean**", *means, fmt(statistics.mean(pub["dcae"]["per_digit"]), ".2f"),
+                       fmt(statistics.mean(pub["deep_svdd"]["per_digit"]), ".2f")]))
+    return "\n".join(lines)
+
+
+def ecg(load, fmt, name: str = "ecg5000_anomaly.json") -> str:
+    """EncDec-AD on ECG5000: ROC-AUC and AP, mean ± sd over the seeds, per model and score."""
+    lines = ["| model | score | ROC-AUC | AP |", "|---|---|---:|---:|"]
+    for model, m in load(name)["models"].items():
+        for score, s in m["summary"].items():
+            lines.append(_row([model, score, fmt(s["roc_auc"], ".3f"), fmt(s["average_precision"], ".3f")]))
+    return "\n".join(lines)
+
+
+def networks(load, fmt, *names: str) -> str:
+    """Test MSE (parameters) of the AEs of bench_networks.py results files: a row per data set (and
+    code size, when the files hold more than one), a column per net, in the order they appear."""
+    rows = [r for name in names for r in load(name)["ae"]]
+    nets = list(dict.fromkeys(r["net"] for r in rows))
+    keys = list(dict.fromkeys((r["data"], r["code"]) for r in rows))
+    with_code = len({code for _, code in keys}) > 1
+    cell = {(r["data"], r["code"], r["net"]): f"{fmt(r['test_mse'], '.5f')} ({r['n_params']:,})" for r in rows}
+    head = ["data", *(["code"] if with_code else []), *[f"{'MLP' if n == 'mlp' else n} test MSE (params)" for n in nets]]
+    lines = [_row(head), "|---|" + "---:|" * (len(head) - 1)]
+    for data, code in keys:
+        lines.append(_row([data, *([code] if with_code else []), *[cell.get((data, code, n), "—") for n in nets]]))
+    return "\n".join(lines)
+
+
+TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks}
+
+
+# ---- expression functions ---------------------------------------------------------------------------
+
+def _flat(args) -> list:
+    out = []
+    for a in args:
+        out.extend(_flat(a) if isinstance(a, list) else [a])
+    return out
+
+
+def _nested(f):
+    """Apply ``f`` to a list of runs, or to each list of runs in a list of them."""
+    def g(x):
+        return [g(v) for v in x] if x and isinstance(x[0], list) else f(x)
+    g.__doc__ = f.__doc__
+    return g
+
+
+@_nested
+def repeat_medians(runs: list[dict]) -> list[float]:
+    """Per repeat of a speed benchmark: the median epoch time, the first epoch left out."""
+    return [statistics.median(r["epoch_times_s"][1:] or r["epoch_times_s"]) for r in runs]
+
+
+@_nested
+def after_first(runs: list[dict]) -> list[float]:
+    """Every epoch time of every repeat but each repeat's first."""
+    return [t for r in runs for t in (r["epoch_times_s"][1:] or r["epoch_times_s"])]
+
+
+@_nested
+def spread(values: list[float]) -> float:
+    """Half the range over the mean: the x of "±x" around the mean."""
+    return (max(values) - min(values)) / 2 / statistics.mean(values)
+
+
+def where(flags: list, labels: list) -> list:
+    """The labels whose flag is true."""
+    return [label for flag, label in zip(flags, labels, strict=True) if flag]
+
+
+FUNCTIONS = {
+    "min": lambda *a: min(_flat(a)), "max": lambda *a: max(_flat(a)), "sum": lambda *a: sum(_flat(a)),
+    "mean": lambda *a: statistics.mean(_flat(a)), "median": lambda *a: statistics.median(_flat(a)),
+    "all": lambda *a: all(_flat(a)), "any": lambda *a: any(_flat(a)), "len": len,
+    "abs": lambda x: [abs(v) for v in x] if isinstance(x, list) else abs(x),
+    "repeat_medians": repeat_medians, "after_first": after_first, "spread": spread, "where": where,
+}

@@ -1,0 +1,180 @@
+"""BENCHMARKS.md is what scripts/make_benchmarks_page.py makes of the results JSON files (issue 10):
+the committed page equals the rendering, every results file is shown (or listed as not shown, with a
+reason), the papers' figures have sources, and the renderer's syntax, formats and errors behave."""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("make_benchmarks_page", REPO / "scripts" / "make_benchmarks_page.py")
+page = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(page)
+
+
+# ---- the committed page -------------------------------------------------------------------------------
+
+def test_committed_page_is_what_the_script_makes_of_the_results():
+    text, _ = page.render_page()
+    committed = page.OUTPUT.read_text(encoding="utf-8")
+    if text != committed:
+        diff = "".join(difflib.unified_diff(committed.splitlines(keepends=True), text.splitlines(keepends=True),
+                                            "BENCHMARKS.md (committed)", "BENCHMARKS.md (rendered)"))
+        pytest.fail("BENCHMARKS.md is not what the template makes of benchmarks/results/*.json: run "
+                    f"python scripts/make_benchmarks_page.py\n{diff[:6000]}")
+
+
+def test_every_results_file_is_on_the_page_or_listed_as_not_shown():
+    _, used = page.render_page()
+    present = {p.name for p in page.RESULTS.glob("*.json")}
+    named = set(re.findall(r"[\w.+-]+\.json", page.TEMPLATE.read_text(encoding="utf-8")))
+    assert named <= present, f"the template names results files that do not exist: {sorted(named - present)}"
+    assert used <= present
+    unaccounted = present - used - set(page.NOT_SHOWN)
+    assert not unaccounted, f"results files neither on the page nor in NOT_SHOWN (with a reason): {sorted(unaccounted)}"
+    assert not set(page.NOT_SHOWN) & used, "a file listed in NOT_SHOWN is on the page"
+    assert set(page.NOT_SHOWN) <= present, "NOT_SHOWN lists a file that is not in benchmarks/results/"
+    assert all(str(reason).strip() for reason in page.NOT_SHOWN.values())
+
+
+def test_published_figures_name_their_source_and_agree_with_the_results_files():
+    pub = yaml.safe_load(page.PUBLISHED.read_text(encoding="utf-8"))
+    for group, entry in pub.items():
+        assert str(entry.get("source", "")).strip(), f"published.yaml: group {group!r} names no source"
+
+    def results(name):
+        return json.loads((page.RESULTS / name).read_text(encoding="utf-8"))
+
+    recorded = results("oneclass_mnist.json")["published_roc_auc_percent"]
+    for name in ("deep_svdd", "dcae"):
+        assert pub["oneclass"][name]["per_digit"] == recorded[name]["per_digit"]
+        assert round(sum(recorded[name]["per_digit"]) / 10, 2) == recorded[name]["mean"]
+    for name in ("ocsvm", "kde"):
+        assert pub["oneclass"][name]["mean"] == recorded[name]["mean"]
+    for file, group in (("pretraining_rifai.json", "rifai2011"), ("pretraining_vincent.json", "vincent2010")):
+        for row, r in results(file)["rows"].items():
+            if "published_error_percent" in r:
+                assert pub[group][row] == r["published_error_percent"], (file, row)
+
+
+# ---- the renderer, on a small synthetic template ------------------------------------------------------
+
+RESULT = {
+    "benchmark": "toy", "commit": "abc1234def5678-dirty", "commit_at_start": "0123456789ab",
+    "command": "python benchmarks/toy.py --epochs 2", "date": "2026-01-02",
+    "machine": {"cpu": "Toy CPU", "cores": 2, "cpu_bf16": True, "torch_threads": 1, "torch": "2.0", "python": "3.11"},
+    "a": {"b": 3.14159, "n": 60000, "rel": -0.0017331, "half": 310.5, "lr": 0.0001, "count": 6},
+    "s": {"mean": 0.98, "sd": 0.0225},
+    "rows": [{"net": "mlp", "digit": 0, "v": 0.5}, {"net": "conv", "digit": 0, "v": 0.25},
+             {"net": "mlp", "digit": 1, "v": 0.75}],
+    "runs": {"x": [{"epoch_times_s": [9.0, 1.0, 3.0]}, {"epoch_times_s": [9.0, 2.0, 4.0]}]},
+    "ae": [{"data": "mnist", "code": 8, "net": "mlp", "test_mse": 0.019126, "n_params": 1071384},
+           {"data": "mnist", "code": 8, "net": "conv", "test_mse": 0.021462, "n_params": 90889}],
+}
+
+
+@pytest.fixture
+def toy(tmp_path: Path):
+    """render(template) -> the page, from tmp results/r.json and a tmp published.yaml."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "r.json").write_text(json.dumps(RESULT))
+    published = tmp_path / "published.yaml"
+    published.write_text(yaml.safe_dump({"paper": {"source": "Someone 2020, Table 1", "fig": 1.5,
+                                                   "pair": {"mean": 11.97, "sd": 1.71}}}))
+
+    def render(template: str) -> str:
+        path = tmp_path / "t.md"
+        path.write_text(template)
+        return page.render_page(path, results, published)[0]
+
+    render.paths = (results, published, tmp_path)
+    return render
+
+
+@pytest.mark.parametrize("placeholder, expected", [
+    ("{{r.json:a.b | .2f}}", "3.14"),
+    ("{{r.json:a.n | ,}}", "60,000"),
+    ("{{r.json:a.rel | +.2%}}", "−0.17%"),      # typographic minus
+    ("{{r.json:a.half | .0f}}", "311"),          # half-up, as a reader rounds (format() gives 310)
+    ("{{r.json:s | .3f}}", "0.980 ± 0.023"),     # a {mean, sd} pair; 0.0225 rounds up
+    ("{{r.json:a.lr | sci}}", "1e-4"),
+    ("{{r.json:a.count | Word}}", "Six"),
+    ("{{r.json:commit | short}}", "abc1234-dirty"),
+    ("{{r.json:rows[net=conv,digit=0].v | .2f}}", "0.25"),
+    ("{{r.json:rows[*net=mlp].v | .2f}}", "0.50, 0.75"),
+    ("{{r.json:rows[1].net}}", "conv"),
+    ("{{published:paper.pair | .2f}}", "11.97 ± 1.71"),
+    ("{{= ${r.json:a.b} * 2 | .1f}}", "6.3"),
+    ("{{= 1 - ${published:paper.fig} / 3 | .0%}}", "50%"),
+    ("{{= repeat_medians(${r.json:runs.x}) | .1f}}", "2.0, 3.0"),
+    ("{{= min(after_first(${r.json:runs.x})) | .1f}}–{{= max(after_first(${r.json:runs.x})) | .1f}}", "1.0–4.0"),
+    ("{{= sum(${r.json:rows[*net=mlp].v} > 0.6)}} of {{= len(${r.json:rows})}}", "1 of 3"),
+    ("{{= where(${r.json:rows[*].v} < 0.6, ${r.json:rows[*].net})}}", "mlp, conv"),
+])
+def test_formats_paths_and_expressions(toy, placeholder, expected):
+    assert toy(f"x {placeholder} y\n") == f"x {expected} y\n"
+
+
+def test_use_check_and_comment_lines_render_nothing(toy):
+    template = "{{# a note}}\n{{use r.json}}\nA {{a.b | .1f}} B\n{{check ${a.b} > 3 and ${rows[*].v} < 1}}\nC\n"
+    assert toy(template) == "A 3.1 B\nC\n"
+
+
+def test_a_claim_that_no_longer_holds_fails(toy):
+    with pytest.raises(page.PageError, match="no longer holds"):
+        toy("{{use r.json}}\n{{check ${rows[*].v} > 0.3}}\n")  # one element is 0.25
+    with pytest.raises(page.PageError, match="no longer holds"):
+        toy("{{check ${r.json:a.b} > 3 and ${r.json:rows[*].v} > 0.3}}\n")
+
+
+def test_provenance_machine_and_table_renderers(toy):
+    text = toy("{{provenance r.json}}\n\n{{machine r.json}}\n\n{{table networks r.json}}\n")
+    assert text.startswith("Measured: `python benchmarks/toy.py --epochs 2` at commit `abc1234` with uncommitted "
+                           "changes (started at `0123456`), 2026-01-02, on 2 cores (reported as \"Toy CPU\", with "
+                           "native bf16), no GPU, 1 torch thread, torch 2.0, Python 3.11 (`r.json`).\n")
+    assert "| data | MLP test MSE (params) | conv test MSE (params) |" in text
+    assert "| mnist | 0.01913 (1,071,384) | 0.02146 (90,889) |" in text
+
+
+@pytest.mark.parametrize("template, words", [
+    ("{{r.json:a.nope}}", ["t.md:2", "r.json", "no key 'nope' at a", "there: b, n"]),
+    ("{{r.json:rows[net=gru].v}}", ["r.json", "0 elements match [net=gru]"]),
+    ("{{missing.json:a.b}}", ["t.md:2", "missing.json: no such file"]),
+    ("{{published:paper.nope}}", ["published", "no key 'nope' at paper"]),
+    ("{{a.b}}", ["names no source"]),
+    ("{{= evil(${r.json:a.b})}}", ["unknown function 'evil'"]),
+    ("{{= ${r.json:a.b}.__class__}}", ["not allowed"]),
+    ("{{table nope r.json}}", ["no table renderer 'nope'"]),
+    ("{{r.json:a | .2f}}", ["r.json:a", "group of values"]),
+])
+def test_a_placeholder_that_cannot_be_read_names_the_file_and_key(toy, template, words):
+    with pytest.raises(page.PageError) as e:
+        toy(f"line one\n{template}\n")
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_check_mode_prints_a_diff_and_the_default_mode_writes(toy, capsys):
+    results, published, tmp = toy.paths
+    (tmp / "t.md").write_text("Figure: {{r.json:a.b | .2f}}\n")
+    out = tmp / "PAGE.md"
+    out.write_text("Figure: 3.15\n")
+    args = ["--template", str(tmp / "t.md"), "--results", str(results), "--published", str(published),
+            "--output", str(out)]
+    assert page.main([*args, "--check"]) == 1
+    assert "-Figure: 3.15\n+Figure: 3.14" in capsys.readouterr().out
+    assert out.read_text() == "Figure: 3.15\n"
+    assert page.main(args) == 0
+    assert out.read_text() == "Figure: 3.14\n"
+    assert page.main([*args, "--check"]) == 0
+    (tmp / "t.md").write_text("{{r.json:nope}}\n")
+    assert page.main(args) == 2
+    assert "no key 'nope'" in capsys.readouterr().err
+    assert out.read_text() == "Figure: 3.14\n"
