@@ -16,7 +16,7 @@ LAYERS = [
     {"train"},
     {"runconfig", "resolve", "evaluate"},
     {"run", "tasks", "plots", "fitting", "export"},
-    {"runreport", "sklearn", "explore"},
+    {"runreport", "sklearn", "explore", "bench"},
     {"cli"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -3,7 +3,7 @@
 One module per group of commands: train.py (train, models), use.py (evaluate, encode, reconstruct,
 sample, interpolate, compare-latents), tasks.py (finetune, classify, denoise), maps.py (map,
 compare-manifold), retrieve.py (retrieve), anomalies.py (anomalies), tour.py (tour), explore.py (explore),
-export.py (export), describe.py
+export.py (export), bench.py (benchmark), describe.py
 (describe), report.py (report), data.py (datasets). Each registers its
 sub-commands with ``add(sub)`` and a name → function map, ``COMMANDS``.
 """
@@ -16,6 +16,7 @@ import sys
 from .. import __version__
 from ..errors import AekitError
 from . import anomalies as anomaly_cmds
+from . import bench as bench_cmds
 from . import data as data_cmds
 from . import describe as describe_cmds
 from . import explore as explore_cmds
@@ -29,7 +30,7 @@ from . import train as train_cmds
 from . import use as use_cmds
 
 GROUPS = (train_cmds, use_cmds, task_cmds, map_cmds, retrieve_cmds, anomaly_cmds, tour_cmds, explore_cmds, export_cmds,
-          describe_cmds, report_cmds, data_cmds)
+          describe_cmds, report_cmds, data_cmds, bench_cmds)
 
 
 def build_parser(model: str | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,77 @@
+"""The benchmark tables ``aekit benchmark`` runs: each one a script of the repository's benchmarks/
+folder with its full and quick arguments, the results files it writes, the options it takes, and
+the published figures it is held against (with their source).
+
+A table's generic options map onto its script's own flags (``seeds``: the flag and how the list is
+written; ``device``: whether it takes --device); an option a table does not take is an error naming
+it. ``quick`` arguments finish in well under a minute on 2 CPU cores (they check that the harness and
+the script work, not the figures).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    script: str                          # under benchmarks/
+    full: tuple[str, ...]                # arguments of the full protocol
+    quick: tuple[str, ...]               # arguments of the smoke variant (with --limit where the script has it)
+    outputs: tuple[str, ...]             # results files the full protocol writes (benchmarks/results/)
+    quick_outputs: tuple[str, ...] = ()  # those of the quick variant (default: outputs)
+    seeds: tuple[str, str] | None = None  # (script flag, "comma" | "space")
+    device: bool = False                 # the script takes --device cpu|cuda
+    published: dict[str, dict] = field(default_factory=dict)   # figure → {value, unit, status, source} (../shared/REFERENCES.md)
+
+
+SMOKE = ("--limit", "256")
+
+TABLES: dict[str, Table] = {t.name: t for t in [
+    Table("linear-pca", "Linear AE vs PCA (principal angles, MSE), AE vs PCA-32, DAE PSNR, initialisation",
+          "acceptance.py", (), ("--only", "pca", *SMOKE), ("acceptance.json",), ("acceptance-pca.json",),
+          published={"linear_ae_max_principal_angle_deg": {"value": 0.0, "unit": "degrees", "status": "theorem",
+                                                           "source": "Baldi & Hornik 1989: a linear AE's optimum spans PCA's subspace"}}),
+    Table("training-speed", "Training speed and mixed precision, AE 784-512-256-32 (aekit vs a hand-written loop)",
+          "bench_speed.py", ("--epochs", "10", "--repeats", "3"), ("--epochs", "1", "--repeats", "1", "--variants", "aekit,hand-adam", *SMOKE),
+          ("speed.json",), device=True),
+    Table("mlp-vs-conv", "MLP vs conv AE (codes 8, 32) on MNIST and Fashion-MNIST; MLP vs conv VAE NLL",
+          "bench_networks.py", ("--epochs", "3", "--k", "1000", "--nll-n", "500"),
+          ("--epochs", "1", "--k", "10", "--nll-n", "20", "--codes", "8", "--only", "ae", *SMOKE), ("networks.json",), ("networks_smoke.json",)),
+    Table("vae-nll", "VAE test NLL, Burda et al. protocol (784-200-200-50 tanh, k = 5000)",
+          "probabilistic.py", ("nll", "--epochs", "100", "--k", "5000"), ("nll", "--epochs", "1", "--k", "5", *SMOKE),
+          ("vae_nll_100ep.json",), ("vae_nll_1ep.json",),
+          published={"vae_nll": {"value": 86.76, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, VAE, 1 stochastic layer"},
+                     "iwae5_nll": {"value": 85.54, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=5"},
+                     "iwae50_nll": {"value": 84.78, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=50"}}),
+    Table("semi-supervised", "Semi-supervised MNIST with 100 labels: M2, M1+M2, semi-supervised AAE",
+          "probabilistic.py", ("semi", "--models", "cvae,m1m2,aae-semi", "--seeds", "0,1,2", "--epochs", "20"),
+          ("semi", "--models", "cvae", "--seeds", "0", "--epochs", "1", *SMOKE),
+          ("semi_supervised_100_cvae-m1m2-aae-semi_20ep.json",), ("semi_supervised_100_cvae_1ep.json",), seeds=("--seeds", "comma"),
+          published={"m2_error_100": {"value": 11.97, "unit": "%", "status": "unverified", "source": "Kingma et al. 2014, Table 1 (M2, 100 labels: 11.97 ± 1.71)"},
+                     "m1m2_error_100": {"value": 3.33, "unit": "%", "status": "unverified", "source": "Kingma et al. 2014, Table 1 (M1+M2, 100 labels: 3.33 ± 0.14)"},
+                     "aae_error_100": {"value": 1.90, "unit": "%", "status": "unverified", "source": "Makhzani et al. 2015, semi-supervised MNIST, 100 labels (1.90 ± 0.10)"}}),
+    Table("one-class", "One-class MNIST ROC-AUC per digit (MLP and conv AE)",
+          "bench_oneclass.py", (), ("--digits", "1", "--nets", "mlp", "--mlp-epochs", "1", *SMOKE),
+          ("oneclass_mnist.json",), ("oneclass_mnist_part.json",), seeds=("--seed", "one"),
+          published={"dcae_mean_auc": {"value": 89.65, "unit": "%", "status": "unverified", "source": "Ruff et al. 2018, Table 1 (DCAE), mean of the ten digits"},
+                     "deep_svdd_mean_auc": {"value": 93.82, "unit": "%", "status": "verified", "source": "Deep SVDD official code re-run (lukasruff/Deep-SVDD-PyTorch), mean of the ten digits"}}),
+    Table("ecg-anomaly", "ECG5000 sequence AE ROC-AUC (EncDec-AD)", "bench_ecg.py", (), ("--quick",),
+          ("ecg5000_anomaly.json",), ("ecg5000_anomaly_quick.json",), seeds=("--seeds", "space")),
+    Table("retrieval-mnist", "Retrieval precision@10 in code space; semantic hashing", "bench_retrieval.py", (),
+          ("--epochs", "1", "--queries", "100", "--models", "ae-linear", *SMOKE), ("retrieval.json",), ("retrieval_smoke.json",)),
+    Table("pretraining-rifai", "Contractive-AE table (Rifai et al. 2011): pretraining then fine-tuning", "bench_pretraining.py",
+          ("--table", "rifai"), ("--table", "rifai", "--pretrain-epochs", "1", "--finetune-epochs", "1", *SMOKE),
+          ("pretraining_rifai.json",), seeds=("--seed", "one"),
+          published={"cae_error": {"value": 1.14, "unit": "%", "status": "verified", "source": "Rifai et al. 2011, Table 1 (CAE, MNIST)"},
+                     "dae_gaussian_error": {"value": 1.18, "unit": "%", "status": "verified", "source": "Rifai et al. 2011, Table 1 (DAE-g)"},
+                     "ae_error": {"value": 1.78, "unit": "%", "status": "verified", "source": "Rifai et al. 2011, Table 1 (AE)"}}),
+    Table("pretraining-vincent", "Stacked denoising AE vs stacked AE (Vincent et al. 2010)", "bench_pretraining.py",
+          ("--table", "vincent"), ("--table", "vincent", "--pretrain-epochs", "1", "--finetune-epochs", "1", *SMOKE),
+          ("pretraining_vincent.json",), seeds=("--seed", "one"),
+          published={"sdae3_error": {"value": 1.28, "unit": "%", "status": "verified", "source": "Vincent et al. 2010, Table 3 (SDAE-3, masking 25%, MNIST)"},
+                     "sae3_error": {"value": 1.40, "unit": "%", "status": "verified", "source": "Vincent et al. 2010, Table 3 (SAE-3)"}}),
+    Table("explore-load", "The explorer's decode endpoint under load (8 clients × 200 requests)", "bench_explore.py", (),
+          ("--clients", "2", "--requests", "10", *SMOKE), ("explore_load.json",)),
+]}

@@ -1,0 +1,81 @@
+"""The benchmark harness (``aekit benchmark``): the table registry, option checks, and the quick
+variants as smoke tests of the harness and the scripts (they check that a table runs and writes its
+JSON with provenance and published figures, not the figures themselves)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aekit.bench import TABLES, find_repo, machine, run_table, table_args
+from aekit.errors import AekitError
+from conftest import REPO, assert_user_error, cli
+
+QUICK_RESULTS = REPO / "benchmarks" / "results" / "quick"
+# the quick variants that take over a minute on 2 busy cores (the Rifai table evaluates six
+# pretrainings' Jacobians on the 10,000 test digits): run with -m slow
+SLOW_QUICK = {"pretraining-rifai"}
+
+
+def test_every_table_names_an_existing_script_and_distinct_outputs() -> None:
+    for name, t in TABLES.items():
+        assert (REPO / "benchmarks" / t.script).is_file(), name
+        assert f"{name}.json" not in (*t.outputs, *t.quick_outputs), name  # the table's file would replace its script's
+        for key, ref in t.published.items():
+            assert {"value", "unit", "status", "source"} <= set(ref), (name, key)
+
+
+def test_the_list_shows_every_table_and_its_published_figures(capsys) -> None:
+    rc, out, err = cli(capsys, "benchmark", "--list")
+    assert rc == 0 and all(name in out for name in TABLES) and "86.76 nats" in out
+    rc, out, err = cli(capsys, "benchmark", "--list", "--json")
+    assert rc == 0 and json.loads(out)["vae-nll"]["published"]["iwae50_nll"]["value"] == 84.78
+
+
+def test_options_a_table_does_not_take_are_errors(capsys) -> None:
+    assert table_args(TABLES["semi-supervised"], quick=True, seeds=[0, 1])[-2:] == ["--seeds", "0,1"]
+    assert table_args(TABLES["ecg-anomaly"], seeds=[0, 1])[-3:] == ["--seeds", "0", "1"]
+    assert table_args(TABLES["training-speed"], device="cuda")[-2:] == ["--device", "cuda"]
+    with pytest.raises(AekitError, match="takes no seeds"):
+        table_args(TABLES["retrieval-mnist"], seeds=[0])
+    with pytest.raises(AekitError, match="one seed at a time"):
+        table_args(TABLES["one-class"], seeds=[0, 1])
+    with pytest.raises(AekitError, match="no --device"):
+        table_args(TABLES["vae-nll"], device="cuda")
+    rc, out, err = cli(capsys, "benchmark", "vae-nll", "--device", "cuda")
+    assert_user_error(rc, err, "no --device")
+    rc, out, err = cli(capsys, "benchmark", "vae-nl")
+    assert_user_error(rc, err, "vae-nll")
+    rc, out, err = cli(capsys, "benchmark", "one-class", "--seeds", "a,b")
+    assert_user_error(rc, err, "comma-separated integers")
+    rc, out, err = cli(capsys, "benchmark")
+    assert_user_error(rc, err, "no table given")
+    rc, out, err = cli(capsys, "benchmark", "--list", "--quick")
+    assert_user_error(rc, err, "--list takes no table")
+
+
+def test_outside_a_checkout_it_says_where_to_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("AEKIT_REPO", raising=False)
+    with pytest.raises(AekitError, match="no aekit checkout"):
+        find_repo(tmp_path)
+    assert find_repo(REPO / "src" / "aekit") == REPO
+
+
+def test_machine_names_the_cpu_its_flags_and_torch() -> None:
+    m = machine()
+    assert m["cpu"] and m["cores"] >= 1 and m["torch"].startswith("2.") and isinstance(m["cpu_flags"], list)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_QUICK else n for n in TABLES])
+def test_quick_variant_runs_and_records_everything(name: str) -> None:
+    path = run_table(name, quick=True, repo=REPO, echo=False)
+    assert path == QUICK_RESULTS / f"{name}.json"
+    res = json.loads(path.read_text())
+    assert res["table"] == name and res["quick"] is True and res["wall_s"] > 0
+    assert res["command"].startswith("python benchmarks/" + TABLES[name].script)
+    assert res["commit"] and res["machine"]["cpu"] and res["published"] == TABLES[name].published
+    outputs = res["outputs"]
+    assert set(outputs) == set(TABLES[name].quick_outputs or TABLES[name].outputs)
+    for out in outputs.values():  # the script's own results: its figures with their provenance
+        assert out["commit"] and out["command"] and out["machine"]
