@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -31,11 +30,9 @@ _START: dict[str, str] = {}  # the commit when the script started
 
 def git_commit() -> str:
     """``git rev-parse HEAD``, with "-dirty" when src/ or benchmarks/ (results files aside) differ from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    from aekit.bench import git_commit as commit_of
 
-    dirty = git("status", "--porcelain", "--", "src", "benchmarks", ":(exclude)benchmarks/results")
-    return (git("rev-parse", "HEAD") or "unknown") + ("-dirty" if dirty else "")
+    return commit_of(ROOT)
 
 
 def command() -> str:
@@ -44,22 +41,14 @@ def command() -> str:
 
 
 def machine() -> dict:
+    """aekit.bench.machine() (CPU model and flags, GPU, torch, Python) with this process's torch threads
+    and bf16 support, and the thread settings of its environment."""
     import torch
 
+    from aekit.bench import machine as machine_info
     from aekit.train.precision import cpu_has_bf16
 
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "cpu_bf16": cpu_has_bf16(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
+    info = {**machine_info(), "cpu_bf16": cpu_has_bf16(), "torch_threads": torch.get_num_threads()}
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES") if k in os.environ}
     if env:
         info["env"] = env

@@ -23,7 +23,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Pyt
 pytest.importorskip("fastapi", reason="the explorer needs FastAPI (pip install 'aekit[explore]')")
 pytest.importorskip("uvicorn", reason="the explorer needs uvicorn (pip install 'aekit[explore]')")
 if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM} (these tests use the system's browser and never download one)", allow_module_level=True)
+    pytest.skip(reason=f"no Chromium at {CHROMIUM} (these tests use the system's browser and never download one)", allow_module_level=True)
 
 import aekit  # noqa: E402
 from aekit.explore import ExploreSession, ServerThread  # noqa: E402
