@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"   # --results DIR replaces it
 LIMIT: int | None = None     # --limit N
+RESUME = False               # --resume (scripts that call add_resume_option)
 _START: dict[str, str] = {}  # the commit when the script started
 
 
@@ -98,8 +99,13 @@ def runs_dir() -> Path:
     return RESULTS / "runs"
 
 
-def train_run(name: str, model: str, **opts) -> tuple[Path, float]:
-    """Train ``model`` on MNIST into results/runs/<name> (replacing it); (folder, seconds)."""
+def train_run(name: str, model: str, data: str = "mnist", **opts) -> tuple[Path, float]:
+    """Train ``model`` on ``data`` into results/runs/<name>; (folder, training seconds: the sum of its
+    epochs' times, over every session that trained it).
+
+    A new run replaces the folder. Under ``--resume`` a folder with a checkpoint continues instead,
+    with the same options (the trainer's exact resume: a run stopped mid-way, in this session or an
+    earlier one, ends as if it had not stopped; a finished one is only evaluated again)."""
     import shutil
 
     import aekit
@@ -107,11 +113,26 @@ def train_run(name: str, model: str, **opts) -> tuple[Path, float]:
     if LIMIT:
         opts["limit"] = min(opts.get("limit") or LIMIT, LIMIT)
     out = runs_dir() / name
-    if out.exists():
+    resume = RESUME and (out / "checkpoints" / "last.safetensors").is_file()
+    if resume:
+        print(f"{name}: resuming from {out / 'checkpoints' / 'last.safetensors'}", file=sys.stderr, flush=True)
+    elif out.exists():
         shutil.rmtree(out)
-    t0 = time.perf_counter()
-    aekit.train_run(model, "mnist", out=out, **opts)
-    return out, time.perf_counter() - t0
+    aekit.train_run(model, data, out=out, resume=resume, **opts)
+    return out, train_seconds(out)
+
+
+def read_history(run: Path) -> list[dict[str, str]]:
+    """A run's history.csv, one dict per epoch (every session's epochs, resumed runs included)."""
+    import csv
+
+    with open(run / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def train_seconds(run: Path) -> float:
+    """The summed epoch times of a run's history."""
+    return sum(float(r["epoch_time_s"]) for r in read_history(run) if r.get("epoch_time_s"))
 
 
 def n_train(run: Path) -> int:
@@ -231,10 +252,18 @@ def add_hidden_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--results", type=Path, default=None, help=argparse.SUPPRESS)
 
 
+def add_resume_option(ap: argparse.ArgumentParser) -> None:
+    """--resume, for the scripts whose runs go through :func:`train_run`."""
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the runs already in results/runs/ from their last checkpoints (across sessions) "
+                         "instead of training them again; finished runs are only evaluated again")
+
+
 def apply_options(a: argparse.Namespace) -> argparse.Namespace:
-    """Make --limit and --results take effect; note the commit the script starts from."""
-    global RESULTS, LIMIT
+    """Make --limit, --results and --resume take effect; note the commit the script starts from."""
+    global RESULTS, LIMIT, RESUME
     LIMIT = a.limit
+    RESUME = getattr(a, "resume", False)
     if a.results is not None:
         RESULTS = a.results.resolve()
     if not getattr(a, "child", None):

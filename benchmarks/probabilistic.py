@@ -1,7 +1,8 @@
 """Acceptance figures of the probabilistic-autoencoder issue, on full MNIST from the data directory.
 
     python benchmarks/probabilistic.py latents [--epochs 10]      # AE vs VAE vs AAE 2-D latent maps
-    python benchmarks/probabilistic.py nll --epochs 100 [--k 5000] # VAE 784-200-200-50 test NLL
+    python benchmarks/probabilistic.py nll --variants vae,iwae5,iwae50 --data mnist,binarized-mnist \\
+        --epochs 250 --adam-eps 1e-4 [--k 5000] [--resume]         # Table 5: test NLL, Burda et al.'s models
     python benchmarks/probabilistic.py semi --models cvae,m1m2,aae-semi --seeds 0,1,2 --epochs 20
 
 Every run writes its folder under benchmarks/results/runs/ (not committed) and its figures to
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -45,29 +47,71 @@ def latents(a: argparse.Namespace) -> None:
                          "test_disc_accuracy_aae": metrics["aae"].get("test_disc_accuracy")})
 
 
+NLL_VARIANTS = {"vae": ("vae", {}), "iwae5": ("iwae", {"k": 5}), "iwae50": ("iwae", {"k": 50})}
+NLL_DATA = ("mnist", "binarized-mnist")  # dynamically binarized grey levels; Larochelle's fixed binarization
+
+
+def nll_opts(a: argparse.Namespace, data: str) -> dict:
+    """The Burda et al. architecture (784-200-200-50 tanh, Bernoulli) with this command's optimisation."""
+    opts = {"hidden": [200, 200], "latent_dim": 50, "activation": "tanh", "likelihood": "bernoulli",
+            "dynamic_binarization": data == "mnist", "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
+            "schedule": a.schedule, "val_fraction": 0.0, "seed": 0}
+    if a.adam_eps is not None:
+        opts["adam_eps"] = a.adam_eps
+    return opts
+
+
 def nll(a: argparse.Namespace) -> None:
+    """Table 5: train each variant on each data set into results/runs/nll-DATA-VARIANT-Eep (resumable),
+    evaluate the test NLL with k importance samples, copy the run (config, weights, metrics, history)
+    to results/nll/ so that it can be re-evaluated (aekit evaluate RUN --nll), and write
+    results/nll_Eep.json after every variant (a partial table says which are pending)."""
+    import shutil
+
     import torch
 
     import aekit
     from aekit.data import load_raw
     from aekit.evaluate import nll_figures
 
-    opts = {"hidden": [200, 200], "latent_dim": 50, "activation": "tanh", "likelihood": "bernoulli",
-            "dynamic_binarization": True, "epochs": a.epochs, "batch_size": a.batch_size, "lr": 1e-3,
-            "schedule": "cosine", "val_fraction": 0.0, "seed": 0}
-    run, secs = train_run("vae-200-200-50", "vae", **opts)
-    model = aekit.load(run)
-    x_test = load_raw("mnist").x_test
-    t0 = time.perf_counter()
-    res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
-    eval_secs = time.perf_counter() - t0
-    metrics = json.loads((run / "metrics.json").read_text())
-    out = {"benchmark": "vae nll", "config": opts,
-           "test_nll": res["nll"], "test_neg_elbo": res["neg_elbo"], "k": a.k,
-           "active_units": metrics.get("test_active_units"), "train_seconds": secs, "eval_seconds": eval_secs,
-           "reference": "Burda et al. 2016: VAE 86.76 nats after 3,280 epochs (k=5000)"}
-    print(json.dumps(out, indent=1))
-    save(f"vae_nll_{a.epochs}ep", out)
+    variants, datas = a.variants.split(","), a.data.split(",")
+    bad = [v for v in variants if v not in NLL_VARIANTS] + [d for d in datas if d not in NLL_DATA]
+    if bad:
+        raise SystemExit(f"unknown variant or data set {', '.join(bad)}; variants: {', '.join(NLL_VARIANTS)}; data: {', '.join(NLL_DATA)}")
+    out: dict = {"benchmark": "vae nll (Burda et al. 2016 protocol)", "epochs": a.epochs, "k": a.k,
+                 "protocol": {"architecture": "784-200-200-50, tanh, Bernoulli decoder, diagonal-Gaussian encoder",
+                              "optimizer": f"Adam lr {a.lr}, eps {a.adam_eps or 'default'}, batch {a.batch_size}, schedule {a.schedule}",
+                              "evaluation": f"test NLL = -L_k with k = {a.k} importance samples (one seeded draw), full test split",
+                              "mnist": "dynamically binarized (a fresh Bernoulli draw of the grey levels every batch)",
+                              "binarized-mnist": "Larochelle's fixed binarization, 60,000 train (train + valid) / 10,000 test"},
+                 "reference": "Burda et al. 2016, Table 1 (k = 5000, 3,280 epochs): VAE 86.76, IWAE(5) 85.54, IWAE(50) 84.78",
+                 "results": {}}
+    todo = [(d, v) for d in datas for v in variants]
+    for data, variant in todo:
+        model_name, extra = NLL_VARIANTS[variant]
+        name = f"nll-{data}-{variant}-{a.epochs}ep"
+        run, secs = train_run(name, model_name, data=data, **nll_opts(a, data), **extra)
+        model = aekit.load(run)
+        x_test = load_raw(data).x_test
+        t0 = time.perf_counter()
+        res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
+        eval_secs = time.perf_counter() - t0
+        metrics = json.loads((run / "metrics.json").read_text())
+        keep = common.RESULTS / "nll" / name
+        if keep.exists():
+            shutil.rmtree(keep)
+        keep.mkdir(parents=True)
+        for f in ("config.yaml", "model.safetensors", "metrics.json", "history.csv"):
+            shutil.copy2(run / f, keep / f)
+        row = {"data": data, "variant": variant, "model": model_name, **extra, "run": os.path.relpath(keep, common.ROOT),
+               "test_nll": res["nll"], "test_neg_elbo": res.get("neg_elbo"), "active_units": metrics.get("test_active_units"),
+               "epochs_trained": len(common.read_history(run)), "train_seconds": secs,
+               "median_epoch_s": statistics.median(float(r["epoch_time_s"]) for r in common.read_history(run)),
+               "eval_seconds": eval_secs, "config": aekit.load_config(run).to_dict()}
+        out["results"][f"{data}/{variant}"] = row
+        out["pending"] = [f"{d}/{v}" for d, v in todo[len(out["results"]):]]
+        print(f"{data} {variant}: test NLL {res['nll']:.2f} nats (k={a.k}), {secs:.0f} s training", flush=True)
+        save(f"nll_{a.epochs}ep", out)
 
 
 def semi(a: argparse.Namespace) -> None:
@@ -102,10 +146,16 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--only", default="ae,vae,aae", help="models to (re)train; the others' runs are reused when present")
     p = sub.add_parser("nll")
+    p.add_argument("--variants", default="vae", help=f"comma-separated: {', '.join(NLL_VARIANTS)}")
+    p.add_argument("--data", default="mnist", help=f"comma-separated: {', '.join(NLL_DATA)}")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--adam-eps", type=float, default=None, help="Adam's eps (Burda et al.: 1e-4) [default: aekit's]")
+    p.add_argument("--schedule", default="cosine", choices=["none", "cosine", "burda"])
     p.add_argument("--k", type=int, default=5000)
     p.add_argument("--eval-batch", type=int, default=20)
+    common.add_resume_option(p)
     p = sub.add_parser("semi")
     p.add_argument("--models", default="cvae,m1m2,aae-semi")
     p.add_argument("--seeds", default="0,1,2")
@@ -115,6 +165,8 @@ def main() -> None:
     p.add_argument("--retrain-m1", action="store_true", help="train M1 again even if results/runs/semi-m1-vae exists")
     for p in sub.choices.values():
         add_hidden_options(p)
+        if p is not sub.choices["nll"]:
+            common.add_resume_option(p)
     a = apply_options(ap.parse_args())
     import logging
 

@@ -79,3 +79,20 @@ def test_quick_variant_runs_and_records_everything(name: str) -> None:
     assert set(outputs) == set(TABLES[name].quick_outputs or TABLES[name].outputs)
     for out in outputs.values():  # the script's own results: its figures with their provenance
         assert out["commit"] and out["command"] and out["machine"]
+
+
+def test_resume_continues_the_tables_runs_instead_of_training_them_again(capsys) -> None:
+    with pytest.raises(AekitError, match="no --resume"):
+        table_args(TABLES["one-class"], resume=True)
+    rc, out, err = cli(capsys, "benchmark", "retrieval-mnist", "--quick", "--resume")
+    assert_user_error(rc, err, "no --resume")
+    assert table_args(TABLES["vae-nll"], quick=True, resume=True)[-1] == "--resume"
+    history = QUICK_RESULTS / "runs" / "nll-mnist-vae-1ep" / "history.csv"
+    run_table("vae-nll", quick=True, repo=REPO, echo=False)
+    first = history.read_text()
+    path = run_table("vae-nll", quick=True, repo=REPO, echo=False, resume=True)
+    res = json.loads(path.read_text())
+    assert "--resume" in res["command"] and res["aekit_command"].endswith("--resume")
+    # restored from the checkpoint: the epoch (and its measured time) is the first invocation's, not a new one
+    assert history.read_text() == first
+    assert set(res["outputs"]["nll_1ep.json"]["results"]) == {"mnist/vae", "mnist/iwae5", "binarized-mnist/vae", "binarized-mnist/iwae5"}

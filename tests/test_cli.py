@@ -27,7 +27,7 @@ TINY = ["--hidden", "32", "--latent-dim", "4", "--batch-size", "32", "--quiet"]
 DIGITS = ["--data", "digits", "--set", "data.limit=600"]
 PRESETS = ["ae", "linear-ae", "sparse-ae", "denoising-ae", "contractive-ae", "stochastic-contractive-ae",
            "stacked-ae", "stacked-denoising-ae", "vae", "cvae", "aae"]
-DATASETS = ["mnist", "fashion-mnist", "kmnist", "mnist-sample", "digits", "swiss-roll", "s-curve"]
+DATASETS = ["mnist", "fashion-mnist", "kmnist", "binarized-mnist", "mnist-sample", "digits", "swiss-roll", "s-curve"]
 
 
 

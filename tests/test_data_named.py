@@ -126,3 +126,71 @@ def test_kmnist_missing_train_files_says_where_to_place(shared_data, tmp_path, m
     assert "--data-dir / AEKIT_DATA_DIR" in e.value.hint
     # nothing half-written was left next to the files that were there
     assert sorted(p.name for p in (tmp_path / "kmnist").iterdir()) == sorted(f.filename for f in have)
+
+
+# ---- binarized MNIST (MATLAB files) ----------------------------------------------------------------
+
+def test_binarized_mnist_from_shared_data(shared_data):
+    _need(shared_data, "binarized-mnist")
+    raw = load_raw("binarized-mnist")
+    assert raw.kind == "images" and raw.source == "binarized-mnist" and raw.y_train is None and raw.y_test is None
+    assert raw.x_train.shape == (60000, 1, 28, 28) and raw.x_test.shape == (10000, 1, 28, 28)
+    assert raw.x_train.dtype == np.float32
+    assert set(np.unique(raw.x_test)) == {0.0, 1.0}
+    assert 0.12 < raw.x_train.mean() < 0.14  # MNIST's mean intensity (0.1307), binarized stochastically
+    # prepared for training: already binary, so the Bernoulli likelihood reads it as it is
+    p = prepare(DataConfig(name="binarized-mnist", val_fraction=0.0), 0)
+    assert p.x_train.shape == (60000, 1, 28, 28) and p.y_train is None
+
+
+def test_binarized_mnist_downloads_from_a_mirror_and_checks_md5(shared_data, tmp_path):
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    _need(shared_data, "binarized-mnist")
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    for f in data.BINARIZED_FILES:
+        shutil.copy(shared_data / "binarized-mnist" / f.filename, remote / f.filename)
+    (remote / "bad").mkdir()
+    (remote / "bad" / data.BINARIZED_FILES[0].filename).write_bytes(b"not the file")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(remote)))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        ds = DATASETS["binarized-mnist"]
+        files = [dataclasses.replace(f, urls=(url + "bad/", url)) for f in data.BINARIZED_FILES]  # a corrupt mirror first
+        mirrored = dataclasses.replace(ds, remote=files)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(data, "BINARIZED_FILES", files)
+            mp.setitem(DATASETS, "binarized-mnist", mirrored)
+            raw = load_raw("binarized-mnist", tmp_path / "data")
+        assert raw.x_train.shape == (60000, 1, 28, 28)
+        assert sorted(p.name for p in (tmp_path / "data" / "binarized-mnist").iterdir()) == sorted(f.filename for f in files)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_damaged_matlab_file_is_a_clear_error(tmp_path):
+    from aekit.data.files import read_mat_array
+
+    bad = tmp_path / "x.amat"
+    bad.write_bytes(b"MATLAB 5.0 MAT-file, truncated")
+    with pytest.raises(AekitError, match="unreadable MATLAB file"):
+        read_mat_array(bad, "X", (784,))
+    from scipy.io import savemat
+
+    savemat(tmp_path / "y.mat", {"Y": np.zeros((3, 784))})
+    with pytest.raises(AekitError, match="no array named 'X'"):
+        read_mat_array(tmp_path / "y.mat", "X", (784,))
+    savemat(tmp_path / "z.mat", {"X": np.zeros((3, 10))})
+    with pytest.raises(AekitError, match=r"expected \(N, 784\)"):
+        read_mat_array(tmp_path / "z.mat", "X", (784,))

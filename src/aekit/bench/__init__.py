@@ -72,7 +72,8 @@ def git_commit(repo: Path) -> str:
     return (git("rev-parse", "HEAD") or "unknown") + ("-dirty" if dirty else "")
 
 
-def table_args(table: Table, quick: bool = False, seeds: list[int] | None = None, device: str | None = None) -> list[str]:
+def table_args(table: Table, quick: bool = False, seeds: list[int] | None = None, device: str | None = None,
+               resume: bool = False) -> list[str]:
     """The script's arguments for these options; an option the table does not take is an error."""
     args = list(table.quick if quick else table.full)
     if seeds is not None:
@@ -87,19 +88,26 @@ def table_args(table: Table, quick: bool = False, seeds: list[int] | None = None
             raise AekitError(f"the {table.name} table has no --device choice (it trains where aekit's train.device=auto puts it)",
                              "drop --device")
         args += ["--device", device]
+    if resume:
+        if not table.resume:
+            raise AekitError(f"the {table.name} table has no --resume (its script does not keep its runs between invocations)",
+                             "drop --resume")
+        args.append("--resume")
     return args
 
 
 def run_table(name: str, quick: bool = False, seeds: list[int] | None = None, device: str | None = None,
-              repo: str | Path | None = None, echo: bool = True) -> Path:
-    """Run table ``name``; returns the path of its NAME.json."""
+              repo: str | Path | None = None, echo: bool = True, resume: bool = False) -> Path:
+    """Run table ``name``; returns the path of its NAME.json. ``resume``: the script continues the runs
+    it finds in results/runs/ (an interrupted table, in this session or an earlier one) instead of
+    training them again."""
     if name not in TABLES:
         raise unknown_choice("benchmark table", name, sorted(TABLES))
     table = TABLES[name]
     if f"{name}.json" in (*table.outputs, *table.quick_outputs):  # the table's file would replace its script's
         raise AekitError(f"table {name} is named like one of its script's results files", "rename the table in aekit/bench/tables.py")
     root = find_repo(repo)
-    args = table_args(table, quick, seeds, device)
+    args = table_args(table, quick, seeds, device, resume)
     results = root / "benchmarks" / "results" / ("quick" if quick else "")
     script = ["benchmarks/" + table.script, *args] + (["--results", str(results)] if quick else [])
     cmd = [sys.executable, *script]
@@ -121,7 +129,8 @@ def run_table(name: str, quick: bool = False, seeds: list[int] | None = None, de
     atomic_write_json(out, {"table": name, "title": table.title, "quick": quick, "command": "python " + shlex.join(script),
                             "aekit_command": "aekit " + shlex.join(["benchmark", name, *(["--quick"] if quick else []),
                                                                     *(["--seeds", ",".join(map(str, seeds))] if seeds else []),
-                                                                    *(["--device", device] if device else [])]),
+                                                                    *(["--device", device] if device else []),
+                                                                    *(["--resume"] if resume else [])]),
                             "commit": git_commit(root), "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                             "wall_s": round(wall, 2), "seeds": seeds, "published": table.published, "outputs": outputs})
     return out

@@ -17,6 +17,8 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
                                                         "not the figures): written under benchmarks/results/quick/")
     p.add_argument("--seeds", default=None, metavar="LIST", help="comma-separated seeds (tables that take them) [default: the table's]")
     p.add_argument("--device", default=None, choices=["cpu", "cuda"], help="where to run (tables that take it) [default: the table's]")
+    p.add_argument("--resume", action="store_true", help="continue the table's runs from their checkpoints (tables that keep "
+                                                         "their runs; a long CPU table across sessions) instead of training them again")
     p.add_argument("--json", action="store_true", help="with --list: the tables as JSON")
 
 
@@ -36,7 +38,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     from ..bench import TABLES, run_table, table_args
 
     if a.list:
-        if a.name or a.quick or a.seeds or a.device:
+        if a.name or a.quick or a.seeds or a.device or a.resume:
             raise AekitError("--list takes no table or options", "aekit benchmark --list")
         if a.json:
             print(json.dumps({n: {"title": t.title, "script": t.script, "full": " ".join(t.full), "quick": " ".join(t.quick),
@@ -51,8 +53,8 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     if not a.name:
         raise AekitError("no table given", "aekit benchmark NAME (aekit benchmark --list shows them)")
     if a.name in TABLES:
-        table_args(TABLES[a.name], a.quick, _seeds(a.seeds), a.device)  # refuse options before anything runs
-    path = run_table(a.name, a.quick, _seeds(a.seeds), a.device)
+        table_args(TABLES[a.name], a.quick, _seeds(a.seeds), a.device, a.resume)  # refuse options before anything runs
+    path = run_table(a.name, a.quick, _seeds(a.seeds), a.device, resume=a.resume)
     print(f"written: {path}")
     return 0
 

@@ -130,6 +130,28 @@ KMNIST_FILES = [
 ]
 
 
+# Larochelle's fixed binarization (Salakhutdinov & Murray 2008), 50,000 / 10,000 / 10,000 digits; MATLAB
+# files despite the .amat name (binarized-mnist/SOURCES.md in the shared data). Mirror: the ARM-gradient
+# repository, at the commit SOURCES.md names.
+_BINARIZED_URLS = ["https://raw.githubusercontent.com/mingzhang-yin/ARM-gradient/9b5f74da4e4009c5556e8d7a87c88c8e291c253d/"]
+BINARIZED_FILES = [
+    RemoteFile("binarized_mnist_train.amat", "4e26f7a5b466cfcde0fa4876fa4b60a6", _BINARIZED_URLS),
+    RemoteFile("binarized_mnist_valid.amat", "3c8c0bae400a11eda4c6caf6642d7d34", _BINARIZED_URLS),
+    RemoteFile("binarized_mnist_test.amat", "3478bd31ef84368bf30234a011d886fa", _BINARIZED_URLS),
+]
+
+
+def _binarized_mnist(root: Path) -> RawData:
+    """Statically binarized MNIST: train and valid (60,000, as Burda et al. train on) / test (10,000),
+    {0, 1} floats, no labels; the last 10,000 training digits are the official validation split."""
+    from .files import read_mat_array
+
+    p = ensure_files("binarized-mnist", BINARIZED_FILES, root)
+    tr, va, te = (read_mat_array(p[f.filename], "X", (784,)) for f in BINARIZED_FILES)
+    x_train = np.concatenate([tr, va]).reshape(-1, 1, 28, 28).astype(np.float32)
+    return RawData(x_train, None, "images", te.reshape(-1, 1, 28, 28).astype(np.float32), None, source="binarized-mnist")
+
+
 def _idx_set(name: str, files: list[RemoteFile]) -> Callable[[Path], RawData]:
     from .idx import read_idx
 
@@ -151,6 +173,8 @@ def _kmnist(root: Path) -> RawData:
 
 _register(NamedDataset("mnist", "MNIST, 60,000 train / 10,000 test (IDX files)", _idx_set("mnist", MNIST_FILES), MNIST_FILES))
 _register(NamedDataset("fashion-mnist", "Fashion-MNIST, 60,000 train / 10,000 test (IDX files)", _idx_set("fashion-mnist", FASHION_FILES), FASHION_FILES))
+_register(NamedDataset("binarized-mnist", "MNIST statically binarized (Larochelle), 60,000 train (50,000 + the "
+                       "10,000 validation digits) / 10,000 test, no labels (MATLAB files)", _binarized_mnist, BINARIZED_FILES))
 _register(NamedDataset("kmnist", "Kuzushiji-MNIST, 60,000 train / 10,000 test (NumPy archives)", _kmnist, KMNIST_FILES))
 
 

@@ -235,6 +235,26 @@ def read_npz_array(path: Path) -> np.ndarray:
         return _npz_get(z, key, path)
 
 
+def read_mat_array(path: Path, key: str, row_shape: tuple[int, ...]) -> np.ndarray:
+    """Array ``key`` of a MATLAB 5 file (scipy.io.loadmat; no pickles), checked to be numeric with rows
+    of ``row_shape``."""
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    path = Path(path)
+    try:
+        mat = loadmat(path, variable_names=[key])
+    except (*_READ_ERRORS, MatReadError, NotImplementedError) as e:  # NotImplementedError: a v7.3 (HDF5) file
+        raise _unreadable(path, e, "MATLAB file") from e
+    if key not in mat:
+        raise AekitError(f"{path} holds no array named {key!r}", "check that the file is the one the data set names")
+    arr = _check_numeric_dtype(np.asarray(mat[key]), path, key)
+    if arr.shape[1:] != row_shape:
+        raise AekitError(f"{path}: {key} has shape {arr.shape}, expected (N, {', '.join(map(str, row_shape))})",
+                         "check that the file is the one the data set names")
+    return arr
+
+
 # --- folders -------------------------------------------------------------------------------------
 
 def _load_dir(folder: Path, image_size: Any, label_column: Any = None) -> RawData:
