@@ -55,7 +55,7 @@ def hand_loop(variant: str, epochs: int, seed: int, device: str) -> tuple[list[f
     torch.manual_seed(seed)
     x = torch.from_numpy(x_train).to(dev).contiguous(memory_format=fmt)
     net = build_net().to(dev, memory_format=fmt)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=("fused" in variant) or None)  # "fused": bench_peers.py's names
     times = []
     for _ in range(epochs):
         t0 = time.perf_counter()

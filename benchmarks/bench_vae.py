@@ -45,7 +45,9 @@ def neg_elbo(posterior, decode_logits, x, samples: int = 10, seed: int = 0) -> f
     return total / len(x)
 
 
-def hand(epochs: int, fused: bool, seed: int) -> tuple[list[float], float]:
+def hand(epochs: int, fused: bool, seed: int, bf16: bool = False) -> tuple[list[float], float]:
+    """The hand-written loop; ``bf16``: the networks under torch.autocast(bfloat16), the loss in fp32
+    (bench_peers.py's hand-bf16)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -64,9 +66,11 @@ def hand(epochs: int, fused: bool, seed: int) -> tuple[list[float], float]:
         total = 0.0
         for i in range(0, len(x), 128):
             xb = x[perm[i: i + 128]]
-            mu, logvar = enc(xb).chunk(2, dim=1)
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-            rec = F.binary_cross_entropy_with_logits(dec(z), xb, reduction="sum")
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                mu, logvar = enc(xb).float().chunk(2, dim=1)
+                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+                logits = dec(z).float()
+            rec = F.binary_cross_entropy_with_logits(logits, xb, reduction="sum")
             kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum()
             loss = (rec + kl) / len(xb)
             opt.zero_grad()

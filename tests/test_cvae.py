@@ -150,6 +150,36 @@ def test_semi_supervised_step_draws_from_the_labelled_set():
         m.set_labelled(torch.rand(2, 12), torch.tensor([0, 4]))
 
 
+@pytest.mark.parametrize("balance", ["paper", "batch"])
+def test_semi_supervised_loss_is_kingmas_j_alpha_per_example(deterministic_z, balance):
+    """balance=paper: one step over the whole data set (every labelled example drawn) is J^α / N, with
+    J^α = Σ_l −L + Σ_u −U + α_paper·mean_l(−log q(y|x)) and α_paper = 0.1·N (Kingma et al. 2014, Eq. 9).
+    balance=batch weighs the labelled mean like the unlabelled one (N_u/N_l times the paper's weight)."""
+    m = _toy(labelled_batch=10, balance=balance).train()
+    xl, yl = torch.rand(3, 12), torch.tensor([0, 2, 3])
+    m.set_labelled(xl, yl)
+    xu = torch.rand(9, 12)
+    x = torch.cat([xl, xu])
+    y = torch.cat([yl, torch.full((9,), -1)])
+    loss = m.loss(x, y)["loss"]
+    N, n_l = 12, 3
+    with torch.no_grad():
+        sum_u = m._neg_unlabelled(xu)[0].sum()
+        sum_l = m._neg_labelled(xl, yl)[0].sum()
+        ce = F.cross_entropy(m._logits(xl), yl)
+    if balance == "paper":
+        torch.testing.assert_close(loss.detach(), (sum_u + sum_l + 0.1 * N * ce) / N, rtol=1e-5, atol=1e-5)
+    else:
+        torch.testing.assert_close(loss.detach(), sum_u / (N - n_l) + sum_l / n_l + 0.1 * N / n_l * ce, rtol=1e-5, atol=1e-5)
+
+
+def test_balance_applies_only_with_labels_n(tmp_path):
+    with pytest.raises(AekitError, match="balance"):
+        aekit.train_run("cvae", "mnist-sample", out=tmp_path / "r", limit=200, epochs=1, balance="batch")
+    with pytest.raises(AekitError, match="model.balance must be one of paper, batch"):
+        _toy(balance="equal")
+
+
 # ---- a trained model -----------------------------------------------------------------------------
 
 def test_supervised_training_learns_to_classify_and_generate(sup_run):
@@ -230,12 +260,16 @@ def test_report_sections_draw(sup_run, digits):
     assert all(isinstance(report_item(s), Figure) for s in secs)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_semi_supervised_with_10_labels_beats_chance(tmp_path, no_report, seed):
-    """The issue's check: M2 with one label per class classifies better than chance (0.10)."""
-    out = aekit.train_run("cvae", "mnist-sample", out=tmp_path / "semi", limit=1000, labels=10, epochs=6, seed=seed, **SMALL)
+@pytest.mark.parametrize(("seed", "weighting"), [(0, {"balance": "paper", "alpha": 46.0}), (1, {"balance": "paper", "alpha": 46.0}),
+                                               (0, {"balance": "batch"}), (1, {"balance": "batch"})])
+def test_semi_supervised_with_10_labels_beats_chance(tmp_path, no_report, seed, weighting):
+    """The issue's check: M2 with one label per class classifies better than chance (0.10), under the
+    paper's J^α with Pyro's α = 46 and under balance=batch. (The paper's own α = 0.1·N weighs the
+    classifier 0.1 per step: chance after these 6 short epochs, 0.109 measured.)"""
+    out = aekit.train_run("cvae", "mnist-sample", out=tmp_path / "semi", limit=1000, labels=10, epochs=6, seed=seed,
+                          **SMALL, **weighting)
     m = json.loads((out / "metrics.json").read_text())
-    assert m["test_accuracy"] > 0.2, m  # measured 0.33 (seed 0) and 0.38 (seed 1)
+    assert m["test_accuracy"] > 0.2, m  # measured 0.28, 0.32 (paper, α 46) and 0.33, 0.38 (batch)
     header = (out / "history.csv").read_text().splitlines()[0].split(",")
     assert "unlabelled" in header
 
@@ -276,7 +310,7 @@ def test_m1m2_end_to_end_and_self_contained(tmp_path, digits, no_report):
     m1_run = small_m1(tmp_path)  # a small VAE, 2 epochs
     m1_state = load_file(f"{m1_run}/model.safetensors")
     out = aekit.train_run("m1m2", "mnist-sample", out=tmp_path / "m1m2", m1_run=m1_run, limit=1200, labels=50,
-                          epochs=3, **SMALL)
+                          epochs=3, alpha=46.0, **SMALL)  # Pyro's α: the paper's 0.1·N is too slow for 3 epochs
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.2 and "test_m2_neg_elbo" in metrics
     shutil.rmtree(m1_run)  # the M1+M2 run must not need it any more

@@ -110,3 +110,31 @@ def test_devices():
 def test_trains_on_the_gpu(digits):
     m, hist = _fit(digits, device="cuda")
     assert next(m.parameters()).is_cuda and hist[-1]["loss"] < hist[0]["loss"]
+
+
+# ---- Adam's β1 (train.adam_beta1) -------------------------------------------------------------------
+
+def test_adam_beta1_reaches_the_optimizers_and_phases_with_betas_of_their_own_keep_them():
+    x = np.random.default_rng(0).random((64, 1, 8, 8)).astype(np.float32)
+    ae = build_model("ae", input_shape=[1, 8, 8], hidden=[16], latent_dim=2, likelihood="bernoulli")
+    t = Trainer(ae, TrainConfig(epochs=1, batch_size=32, adam_beta1=0.95, quiet=True), progress=False)
+    t.fit(x)
+    assert [tuple(g["betas"]) for o in t.optimizers for g in o.param_groups] == [(0.95, 0.999)]
+    aae = build_model("aae", input_shape=[1, 8, 8], hidden=[16], latent_dim=2, likelihood="bernoulli")
+    t = Trainer(aae, TrainConfig(epochs=1, batch_size=32, adam_beta1=0.95, quiet=True), progress=False)
+    t.fit(x)
+    betas = {ph.name: tuple(o.param_groups[0]["betas"]) for ph, o in zip(t.phases, t.optimizers)}
+    assert betas == {"reconstruction": (0.95, 0.999), "discriminator": (0.5, 0.999), "generator": (0.5, 0.999)}
+
+
+@pytest.mark.parametrize("layer, words", [
+    ({"train": {"optimizer": "sgd", "adam_beta1": 0.95}}, ["train.adam_beta1=0.95 has no effect", "sgd"]),
+    ({"train": {"adam_beta1": 1.0}}, ["train.adam_beta1 must be in [0, 1)"]),
+])
+def test_adam_beta1_errors(layer, words):
+    from aekit.runconfig import build_config
+
+    with pytest.raises(AekitError) as info:
+        build_config([{"data": {"name": "mnist-sample"}, **layer}])
+    for w in words:
+        assert w in str(info.value), str(info.value)

@@ -150,6 +150,8 @@ class TrainConfig(Options):
     lr: float = opt(1e-3, "learning rate (phases with a rate of their own, e.g. model.disc_lr, keep theirs)")
     optimizer: str = opt("adam", "adam | adamw | sgd")
     momentum: float = opt(0.9, "sgd: momentum")
+    adam_beta1: float = opt(0.9, "adam and adamw: β1, the decay of the gradient's running mean (PyTorch's 0.9; Pyro's SS-VAE "
+                                 "recipe: 0.95); phases with betas of their own keep them (an AAE's adversarial phases: model.adv_betas)")
     adam_eps: float = opt(1e-8, "adam and adamw: ε added to the root of the second moment (PyTorch's 1e-8; Burda et al. 2016: 1e-4)")
     schedule: str = opt("none", "learning-rate schedule over the epochs: none | cosine | step | plateau | burda (Burda et al. "
                                 "2016: stage i = 0..7 at lr·10^(−i/7) for 3^i epochs, 3,280 in all; see train.schedule_scale)")
@@ -181,6 +183,7 @@ class TrainConfig(Options):
             out["momentum"] = "only the sgd optimizer has momentum"
         else:
             out["adam_eps"] = "only the adam and adamw optimizers have an ε (train.optimizer is sgd)"
+            out["adam_beta1"] = "only the adam and adamw optimizers have a β1 (train.optimizer is sgd)"
         if self.schedule != "burda":
             out["schedule_scale"] = "only the burda schedule uses it"
         if self.schedule != "step":
@@ -201,6 +204,8 @@ class TrainConfig(Options):
                 raise AekitError(f"train.{key} must be >= 1, got {getattr(self, key)}", f"e.g. --set train.{key}=1")
         if not self.lr > 0:
             raise AekitError(f"train.lr must be > 0, got {self.lr}")
+        if not 0 <= self.adam_beta1 < 1:
+            raise AekitError(f"train.adam_beta1 must be in [0, 1), got {self.adam_beta1}", "e.g. --set train.adam_beta1=0.9 (PyTorch's default)")
         if not self.adam_eps > 0:
             raise AekitError(f"train.adam_eps must be > 0, got {self.adam_eps}", "e.g. --set train.adam_eps=1e-8 (PyTorch's default)")
         if self.schedule_scale is not None and not self.schedule_scale > 0:

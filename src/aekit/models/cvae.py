@@ -9,11 +9,19 @@ Per example (nats), with β the KL weight (1: the bound):
     classifier   α·(−log q(y|x)) on labelled examples
 
 Supervised training (every label of the batch known) minimises mean(−L + α·CE). Semi-supervised
-training (``set_labelled`` was given the labelled examples) minimises, per step, the mean −U of the
-batch's unlabelled examples plus mean(−L + α·CE) over ``labelled_batch`` labelled examples drawn
-afresh. α: Kingma's code weights −log q(y|x) of each labelled example by 0.1·N/N_l next to its −L
-(N training examples, N_l labelled); with ``alpha`` unset that is the default, N/N_l counted from
-the training batches (the counts are saved with the weights): 0.1 when every example is labelled.
+training (``set_labelled`` was given the labelled examples) takes, per step, the batch's unlabelled
+examples and ``labelled_batch`` labelled examples drawn afresh, and minimises (``balance``)
+
+    paper    (N_u/N)·mean(−U) + (N_l/N)·mean(−L + α·CE)      Kingma et al.'s J^α divided by N
+    batch    mean(−U) + mean(−L + α·CE)                       the labelled set N_u/N_l times heavier
+
+J^α = Σ_labelled (−L) + Σ_unlabelled (−U) + α_paper·E_labelled[CE] sums over the data set, each
+example counted once per epoch; ``paper`` is its unbiased per-step estimate. α is the weight of
+−log q(y|x) per labelled example next to its −L: the paper's α_paper = 0.1·N spread over the N_l
+labelled examples is 0.1·N/N_l, the default when ``alpha`` is unset (N training examples, N_l
+labelled; both counted from the training batches and saved with the weights): 0.1 when every example
+is labelled. Pyro's SS-VAE example (its "aux loss multiplier" 46 on each labelled example's −log q(y|x),
+each example visited once per epoch) is ``balance=paper, alpha=46``.
 
 M2 works on inputs v: x itself here, read by the run's network (the label conditions a conv net as
 constant label maps on its input channels and as a label embedding added to the decoder's first
@@ -41,6 +49,9 @@ from .base import Autoencoder, ModelConfig, ReportItem, Terms
 from .registry import register
 
 
+BALANCES = ("paper", "batch")
+
+
 def _tile(v: torch.Tensor, n: int) -> torch.Tensor:
     """``n`` copies of the batch ``v`` stacked along the batch axis (copy i is rows i·B … i·B+B−1)."""
     return v.repeat(n, *[1] * (v.dim() - 1))
@@ -51,7 +62,7 @@ class CVAEConfig(ModelConfig):
     """The conditional VAE: the shared options plus the label and bound options."""
 
     label_use: ClassVar[str] = "partial"
-    LABELS_ONLY: ClassVar[tuple[str, ...]] = ("labelled_batch",)  # used only with --labels N
+    LABELS_ONLY: ClassVar[tuple[str, ...]] = ("labelled_batch", "balance")  # used only with --labels N
 
     n_classes: int = opt(0, "filled from the data: the number of classes K (do not set)")
     beta: float = opt(1.0, "weight β of KL(q(z|x,y) ‖ N(0, I)) (1: the bound)")
@@ -61,6 +72,9 @@ class CVAEConfig(ModelConfig):
     alpha: float | None = opt(None, "weight of −log q(y|x) per labelled example; unset: Kingma's 0.1·N/N_l")
     classifier_hidden: list[int] = opt([500], "hidden widths of the classifier q(y|x)")
     labelled_batch: int = opt(100, "semi-supervised (--labels N): labelled examples drawn per step (all when fewer)")
+    balance: str = opt("paper", "semi-supervised (--labels N): paper — Kingma et al.'s J^α, the labelled terms weighted "
+                                "N_l/N and the unlabelled N_u/N per step | batch — the labelled minibatch's mean weighted like "
+                                "the unlabelled batch's (the labelled set N_u/N_l times heavier)")
 
     def unused(self) -> dict[str, str]:
         out = ModelConfig.unused(self)
@@ -93,6 +107,8 @@ class CVAE(Autoencoder):
             raise AekitError(f"model.alpha must be >= 0, got {cfg.alpha}", "drop it for Kingma's default 0.1·N/N_l")
         if cfg.labelled_batch < 1:
             raise AekitError(f"model.labelled_batch must be >= 1, got {cfg.labelled_batch}")
+        if cfg.balance not in BALANCES:
+            raise AekitError(f"model.balance must be one of {', '.join(BALANCES)}, got {cfg.balance!r}")
         if any(h < 1 for h in cfg.classifier_hidden):
             raise AekitError(f"model.classifier_hidden widths must be >= 1, got {cfg.classifier_hidden}")
 
@@ -170,13 +186,18 @@ class CVAE(Autoencoder):
         """The classification weight: model.alpha, else 0.1·N/N_l from the examples counted so far."""
         if self.cfg.alpha is not None:
             return self.cfg.alpha
+        return 0.1 / self.labelled_fraction()
+
+    def labelled_fraction(self) -> torch.Tensor:
+        """N_l/N, the labelled share of the training examples counted so far (at least one labelled)."""
         c = self.label_counts.clamp(min=1).to(torch.float32)
-        return 0.1 * c[0] / c[1]
+        return (c[1] / c[0]).clamp(max=1.0)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
         """Terms "unlabelled" (mean −U), "labelled" (mean −L), "classify" (mean −log q(y|x)), "recon",
         "kl" (over every example of the step, label-averaged under q(y|x) for unlabelled ones) and
-        "loss" = unlabelled + labelled + α·classify. Labels < 0 (or ``y`` None) mark unlabelled
+        "loss" = unlabelled + labelled + α·classify, or in semi-supervised training under
+        balance=paper (N_u/N)·unlabelled + (N_l/N)·(labelled + α·classify). Labels < 0 (or ``y`` None) mark unlabelled
         examples. In training with a labelled set (``set_labelled``) the batch's own labelled examples
         are left to the labelled minibatch drawn from that set."""
         train_step = self.training and corrupt is not False
@@ -209,7 +230,11 @@ class CVAE(Autoencoder):
             kls.append(k)
         terms: Terms = {"labelled": lab, "unlabelled": unl, "classify": cls,
                         "recon": torch.cat(recons).mean() if recons else zero, "kl": torch.cat(kls).mean() if kls else zero}
-        terms["loss"] = unl + lab + self.alpha() * cls
+        if train_step and self.labelled_x is not None and self.cfg.balance == "paper":
+            frac = self.labelled_fraction()
+            terms["loss"] = (1 - frac) * unl + frac * (lab + self.alpha() * cls)
+        else:
+            terms["loss"] = unl + lab + self.alpha() * cls
         return terms
 
     def set_labelled(self, x: torch.Tensor, y: torch.Tensor) -> None:

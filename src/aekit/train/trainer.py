@@ -84,7 +84,7 @@ def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float, beta
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum)
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
-    extra: dict[str, Any] = {"eps": cfg.adam_eps, **({"betas": tuple(betas)} if betas is not None else {})}
+    extra: dict[str, Any] = {"eps": cfg.adam_eps, "betas": tuple(betas) if betas is not None else (cfg.adam_beta1, 0.999)}
     # the fused kernel is the fastest path on CPU and GPU alike (see BENCHMARKS.md); it arrived on
     # CPU in torch 2.4, so older builds (or other devices) use the default implementation
     if all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params):
@@ -168,8 +168,8 @@ class Trainer(Checkpointing):
         for ph, opt in zip(self.phases, self.optimizers):
             for g in opt.param_groups:
                 g["lr"] = self.lr_at(ph, epoch, epochs)
-                if "betas" in g and ph.betas is not None:
-                    g["betas"] = tuple(ph.betas)
+                if "betas" in g:
+                    g["betas"] = tuple(ph.betas) if ph.betas is not None else (self.cfg.adam_beta1, g["betas"][1])
                 if "momentum" in g:
                     g["momentum"] = self.cfg.momentum
                 if "eps" in g and self.cfg.optimizer != "sgd":
@@ -177,6 +177,10 @@ class Trainer(Checkpointing):
 
     def _begin_stage(self, stage: Any, epochs: int) -> None:
         self.phases = list(stage.phases)
+        if (all(ph.betas is not None for ph in self.phases) and self.cfg.optimizer != "sgd"
+                and self.cfg.adam_beta1 != TrainConfig.adam_beta1):
+            raise AekitError(f"train.adam_beta1 does not apply to this stage: its phases ({', '.join(ph.name for ph in self.phases)}) "
+                             "take Adam's betas from the model's options (e.g. model.adv_betas)", "drop train.adam_beta1")
         self.optimizers = [make_optimizer(ph.parameters(), self.cfg, self.base_lr(ph), ph.betas) for ph in self.phases]
         if self._pending is not None:
             self._load_optimizers(self._pending)
