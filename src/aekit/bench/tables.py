@@ -49,6 +49,9 @@ TABLES: dict[str, Table] = {t.name: t for t in [
           published={"vae_nll": {"value": 86.76, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, VAE, 1 stochastic layer"},
                      "iwae5_nll": {"value": 85.54, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=5"},
                      "iwae50_nll": {"value": 84.78, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=50"}}),
+    Table("vae-latent-sizes", "VAE reconstructions at |z| = 2, 5, 20 (the lecture's figure), with each model's test terms",
+          "probabilistic.py", ("latent-sizes", "--epochs", "10"), ("latent-sizes", "--epochs", "1", *SMOKE),
+          ("vae_latent_sizes_10ep.json",), ("vae_latent_sizes_1ep.json",), resume=True),
     Table("semi-supervised", "Semi-supervised MNIST with 100/600/1000/3000 labels, 5 seeds: M2, M1+M2 (Pyro's SS-VAE recipe "
           "under Kingma et al.'s J^α), semi-supervised AAE",
           "probabilistic.py", ("semi", "--recipe", "pyro", "--models", "cvae,m1m2,aae-semi", "--labels", "100,600,1000,3000",
