@@ -39,7 +39,8 @@ Adding a section (e.g. the explorer load test, benchmarks/results/explore_load.j
      heading, ``{{use explore_load.json}}`` and cells like ``{{runs.vae-mlp.sequential.p50_ms | .1f}}``
      (or a renderer in benchmarks/page/renderers.py, registered in TABLES, for a table built from a list);
   2. run this script and read the diff; the test then holds the page to the file.
-A results file the page does not show must be listed in NOT_SHOWN below, with the reason.
+A results file the page does not show must be listed in NOT_SHOWN below, with the reason (the record
+``aekit benchmark NAME`` writes beside its script's files counts as shown when they all are).
 """
 from __future__ import annotations
 
@@ -355,10 +356,16 @@ class Renderer:
 
 
 def render_page(template: Path = TEMPLATE, results: Path = RESULTS, published: Path = PUBLISHED) -> tuple[str, set[str]]:
-    """The page the template makes of the results files, and the results files it read."""
+    """The page the template makes of the results files, and the results files it read (with the
+    records ``aekit benchmark`` writes, NAME.json, of the tables whose every results file it read)."""
     sources = Sources(results, published)
     text = Renderer(sources).render(Path(template).read_text(encoding="utf-8"), Sources._show(Path(template)))
-    return text, sources.used
+    used = set(sources.used)
+    for path in Path(results).glob("*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(record, dict) and "table" in record and record.get("outputs") and set(record["outputs"]) <= used:
+            used.add(path.name)
+    return text, used
 
 
 def write_atomic(path: Path, text: str) -> None:
