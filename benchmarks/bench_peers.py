@@ -32,7 +32,9 @@ aekit from the call of fit to each epoch's end callback, pythae from its train-b
 epoch's log callback (its whole epoch: the training steps, the copy of the best model it keeps, its
 callbacks), Keras from on_train_begin to each on_epoch_end, the hand loops around each epoch. Reported
 per model and variant: the median epoch time over every epoch after the first of every repeat,
-samples/s (training digits / that time), peak RSS, the ratios to hand-adam and to pythae, and the test
+samples/s (training digits / that time), peak RSS (each child's own VmHWM; getrusage's max RSS, which
+other benchmarks report, is in the JSON too: the same here, as the parent stays lighter than every
+child), the ratios to hand-adam and to pythae, and the test
 loss of the 10,000 test digits by one fp32 function for all (BCE nats per digit; the VAE's -ELBO in
 nats, 10 posterior samples). The differences between the variants that could not be removed are
 listed in the results (``differences``).
@@ -57,6 +59,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from peers_venvs import VENVS, _rel, ensure_venvs, venv_python  # noqa: E402
 from common import HERE, ROOT, bench_parser, apply_options, child_output, epoch_summary, interleaved, mnist, save, sync  # noqa: E402
 
 MODELS = ["ae", "vae", "conv"]
@@ -66,16 +70,6 @@ PEERS = ["pythae", "keras"]
 VARIANTS = [*AEKIT, *HAND, *PEERS]
 AIM = 1.5  # the issue's aim: aekit the fastest of all, and at least 1.5x pythae's samples/s
 LOSS = {"ae": "test_bce", "vae": "test_neg_elbo", "conv": "test_bce"}
-
-VENVS = HERE / ".venvs"
-REQUIREMENTS = {"pythae": ["pythae"], "keras": ["keras"]}
-# pythae's own requirements but torch (its METADATA), for the --no-deps fallback when its pins clash with the torch pin
-PYTHAE_DEPS = ["cloudpickle>=2.1.0", "imageio", "numpy>=1.19", "pydantic>=2.0", "scikit-learn", "scipy>=1.7.1", "tqdm",
-               "typing-extensions"]
-KEY_PACKAGES = {"pythae": ("torch", "pythae", "numpy", "pydantic", "scipy", "scikit-learn", "cloudpickle", "tqdm", "imageio"),
-                "keras": ("torch", "keras", "numpy", "ml-dtypes", "optree", "h5py", "absl-py", "rich", "namex", "packaging")}
-IMPORT_CHECK = {"pythae": "import pythae, torch; from pythae.trainers import BaseTrainer; print(torch.__version__)",
-                "keras": "import keras, torch; assert keras.backend.backend() == 'torch'; print(torch.__version__)"}
 
 DIFFERENCES = {
     "all": [
@@ -108,114 +102,6 @@ DIFFERENCES = {
         "Keras runs eagerly (jit_compile=False) and fit computes its loss tracker every step",
     ],
 }
-
-
-# ---- the peers' virtual environments ------------------------------------------------------------
-
-def torch_pin() -> str:
-    """The torch version of aekit's environment (e.g. 2.13.0+cpu): the peers' venvs get exactly this build."""
-    return importlib.metadata.version("torch")
-
-
-def venv_python(lib: str) -> Path:
-    return VENVS / lib / "bin" / "python"
-
-
-def _marker(lib: str) -> Path:
-    return VENVS / lib / "aekit-setup.json"
-
-
-def venv_state(lib: str) -> dict | None:
-    """What setup_venv recorded for ``lib``, or None when its venv is missing, unfinished or pinned to another torch."""
-    try:
-        state = json.loads(_marker(lib).read_text())
-    except (OSError, ValueError):
-        return None
-    if not venv_python(lib).exists() or state.get("torch_requested") not in (torch_pin(), torch_pin().split("+")[0]):
-        return None
-    return state
-
-
-def _rel(p: str | Path) -> str:
-    try:
-        return str(Path(p).relative_to(ROOT))
-    except ValueError:
-        return str(p)
-
-
-def setup_venv(lib: str) -> dict:
-    """Create benchmarks/.venvs/<lib> anew: python -m venv, torch pinned first, then the library with the same
-    pin as a constraint (pythae: --no-deps plus its other requirements if that clashes). Returns the record
-    (commands, fallbacks, pip freeze) it also writes to the venv's aekit-setup.json."""
-    d = VENVS / lib
-    if d.exists():
-        shutil.rmtree(d)
-    VENVS.mkdir(parents=True, exist_ok=True)
-    log_path = VENVS / f"{lib}-setup.log"
-    steps: list[str] = []
-    notes: list[str] = []
-    print(f"setting up {_rel(d)} (one-time; pip log in {_rel(log_path)}) ...", file=sys.stderr, flush=True)
-    t0 = time.perf_counter()
-    with open(log_path, "w") as log:
-        def run(cmd: list[str], check: bool = True, **kw) -> subprocess.CompletedProcess:
-            steps.append(shlex.join(_rel(c) if c.startswith(str(ROOT)) else c for c in cmd))
-            log.write(f"$ {steps[-1]}\n")
-            log.flush()
-            return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=check, text=True, **kw)
-
-        run([sys.executable, "-m", "venv", str(d)])
-        py = str(venv_python(lib))
-        pip = [py, "-m", "pip", "install", "--no-input"]
-        pins = [torch_pin()] + ([torch_pin().split("+")[0]] if "+" in torch_pin() else [])
-        for i, pin in enumerate(pins):
-            if run([*pip, f"torch=={pin}"], check=i == len(pins) - 1).returncode == 0:
-                break
-            notes.append(f"torch=={pin} could not be installed; pinned torch=={pins[i + 1]} instead")
-        constraints = d / "constraints.txt"
-        constraints.write_text(f"torch=={pin}\n")
-        if run([*pip, "-c", str(constraints), *REQUIREMENTS[lib]], check=lib != "pythae").returncode != 0:
-            notes.append(f"pip could not install pythae with torch=={pin} (see {_rel(log_path)}): installed it with "
-                         f"--no-deps, then its other requirements: {' '.join(PYTHAE_DEPS)}")
-            run([*pip, "--no-deps", "pythae"])
-            run([*pip, "-c", str(constraints), *PYTHAE_DEPS])
-        env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(d / "keras_home")}
-        got = subprocess.run([py, "-c", IMPORT_CHECK[lib]], capture_output=True, text=True, env=env, check=True).stdout.split()[-1]
-        if got.split("+")[0] != pin.split("+")[0]:
-            raise RuntimeError(f"{_rel(d)} has torch {got}, not the pinned {pin}")
-        freeze = subprocess.run([py, "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True).stdout.split()
-    versions = {}
-    for line in freeze:
-        name, _, version = line.partition("==")
-        if name.lower().replace("_", "-") in KEY_PACKAGES[lib]:
-            versions[name] = version
-    python = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout.strip()
-    state = {"lib": lib, "venv": _rel(d), "created": time.strftime("%Y-%m-%d %H:%M"), "python": python,
-             "torch_requested": pin, "torch": got, "commands": steps, "notes": notes, "versions": versions,
-             "pip_freeze": freeze, "setup_s": round(time.perf_counter() - t0, 1)}
-    _marker(lib).write_text(json.dumps(state, indent=1))
-    print(f"{_rel(d)}: torch {got}, {', '.join(f'{k} {v}' for k, v in versions.items() if k != 'torch')} "
-          f"({state['setup_s']:.0f} s)", file=sys.stderr, flush=True)
-    return state
-
-
-def ensure_venvs(libs: list[str], create: bool) -> tuple[dict, dict]:
-    """({lib: setup record} of the venvs ready, {lib: why skipped}); missing venvs are made when ``create``."""
-    ready, skipped = {}, {}
-    for lib in libs:
-        state = venv_state(lib)
-        if state is None and not create:
-            skipped[lib] = "venv missing: run --setup-only"
-            continue
-        if state is None:
-            try:
-                state = setup_venv(lib)
-            except (subprocess.CalledProcessError, RuntimeError, OSError) as e:
-                tail = (VENVS / f"{lib}-setup.log").read_text()[-1500:] if (VENVS / f"{lib}-setup.log").exists() else ""
-                skipped[lib] = f"venv setup failed: {e}\n{tail}"
-                print(f"{lib}: venv setup failed: {e}", file=sys.stderr, flush=True)
-                continue
-        ready[lib] = state
-    return ready, skipped
 
 
 # ---- the children --------------------------------------------------------------------------------
@@ -292,8 +178,30 @@ def child(a) -> None:
         exec_peer_child(model, variant, a)
     import torch
 
+    from peers_children import vm_hwm_mb
+
     times, loss, precision = run_aekit_child(model, variant, a.epochs, a.seed)
-    child_output(a.child, times, **{LOSS[model]: loss}, precision=precision, torch_threads=torch.get_num_threads())
+    child_output(a.child, times, **{LOSS[model]: loss}, precision=precision, torch_threads=torch.get_num_threads(),
+                 vm_hwm_mb=vm_hwm_mb())
+
+
+def prepare_data(folder: str) -> int:
+    """The number of training digits; with a folder (not "-"), also write the digits there as .npy for the
+    peers. Done in a child process: a child's max RSS (getrusage) is never below its parent's peak RSS
+    when it was started (Linux carries the forking process's high-water mark over the exec), so the
+    parent of the timed children must not load the data itself."""
+    cmd = [sys.executable, __file__, "--write-data", folder, *(["--limit", str(common.LIMIT)] if common.LIMIT else [])]
+    return int(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()[-1])
+
+
+def write_data(folder: str) -> None:
+    x_train, _, x_test, _ = mnist()
+    if folder != "-":
+        import numpy as np
+
+        np.save(Path(folder) / "x_train.npy", x_train)
+        np.save(Path(folder) / "x_test.npy", x_test)
+    print(len(x_train))
 
 
 # ---- the parent: runs, summary, table ------------------------------------------------------------
@@ -308,6 +216,8 @@ def summarise(runs: dict[str, list[dict]], model: str, n_train: int, skipped: di
             continue
         s = summary[v]
         s.update(precision=ok[0].get("precision"), samples_per_s=n_train / s["median_epoch_s"])
+        if all("vm_hwm_mb" in r for r in ok):  # each process image's own peak (peers_children.vm_hwm_mb)
+            s["peak_vm_hwm_mb"] = max(r["vm_hwm_mb"] for r in ok)
         losses = [r[key] for r in ok if r.get(key) is not None]
         if losses:
             s.update({f"{key}_mean": statistics.mean(losses), f"{key}_all": losses})
@@ -345,7 +255,7 @@ def table(model: str, summary: dict) -> str:
         else:
             f = lambda k, fmt="{:.3f}": "n/a" if s.get(k) is None else fmt.format(s[k])  # noqa: E731
             rows.append(f"| {v} | {s.get('precision')} | {s['median_epoch_s']:.3f} | {s['samples_per_s']:.0f} | "
-                        f"{s['peak_rss_mb']:.0f} | {f('ratio_to_hand_adam')} | {f('ratio_to_pythae')} | "
+                        f"{s.get('peak_vm_hwm_mb', s['peak_rss_mb']):.0f} | {f('ratio_to_hand_adam')} | {f('ratio_to_pythae')} | "
                         f"{f(key + '_mean', '{:.2f}')} |")
     return "\n".join(rows)
 
@@ -364,35 +274,34 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {','.join(MODELS)}")
     ap.add_argument("--setup-only", action="store_true",
                     help="create the peers' virtual environments (benchmarks/.venvs/pythae, benchmarks/.venvs/keras) "
-                         "anew and stop")
+                         "where missing or pinned to another torch, and stop (delete a venv's folder to build it anew)")
     ap.add_argument("--skip-missing", action="store_true",
                     help="record a peer whose venv is missing as skipped instead of creating its venv first")
     ap.add_argument("--data", default=None, help=argparse.SUPPRESS)  # children: the folder of the .npy digits
+    ap.add_argument("--write-data", default=None, help=argparse.SUPPRESS)  # the data child (prepare_data)
     a = apply_options(ap.parse_args())
+    if a.write_data:
+        write_data(a.write_data)
+        return
     if a.child:
         child(a)
         return
     if a.setup_only:
-        for lib in PEERS:
-            state = setup_venv(lib)
-            print(json.dumps({k: state[k] for k in ("venv", "python", "torch", "versions", "notes")}))
+        ready, failed = ensure_venvs(PEERS, create=True)
+        for lib, state in ready.items():
+            print(json.dumps({k: state[k] for k in ("venv", "python", "torch", "versions", "notes", "created")}))
+        if failed:
+            sys.exit("; ".join(f"{lib}: {why.splitlines()[0]}" for lib, why in failed.items()))
         return
     models = _choices(ap, a.models, MODELS, "model(s)")
     variants = _choices(ap, a.variants, VARIANTS, "variant(s)")
     venvs, skipped = ensure_venvs([v for v in variants if v in PEERS], create=not a.skip_missing)
     runnable = [v for v in variants if v not in skipped]
-    x_train, _, x_test, _ = mnist()
     tmp = tempfile.mkdtemp(prefix="aekit-peers-")
     try:
-        extra = []
-        if any(v in PEERS for v in runnable):
-            import numpy as np
-
-            np.save(Path(tmp) / "x_train.npy", x_train)
-            np.save(Path(tmp) / "x_test.npy", x_test)
-            extra = ["--data", tmp]
-        n_train = len(x_train)
-        del x_train, x_test
+        peers = any(v in PEERS for v in runnable)
+        n_train = prepare_data(tmp if peers else "-")
+        extra = ["--data", tmp] if peers else []
         names = [f"{m}:{v}" for m in models for v in runnable]
         runs = interleaved(__file__, names, a.epochs, a.repeats, a.seed, seed_step=1, extra=extra) if names else {}
     finally:

@@ -28,6 +28,13 @@ from common import child_output, glorot_  # noqa: E402
 BATCH, LR, ADAM_EPS = 128, 1e-3, 1e-8
 
 
+def vm_hwm_mb() -> float:
+    """This process image's own peak RSS (VmHWM, MB): unlike getrusage's max RSS (common.child_output's
+    peak_rss_mb) it starts anew at exec, so a parent's peak never shows in it."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+
 def load(data: str):
     import numpy as np
 
@@ -238,7 +245,7 @@ def main() -> None:
 
     versions[a.lib] = version(a.lib)
     child_output(a.variant or f"{a.model}:{a.lib}", times, **{key: loss}, precision="fp32",
-                 torch_threads=torch.get_num_threads(), versions=versions)
+                 torch_threads=torch.get_num_threads(), versions=versions, vm_hwm_mb=vm_hwm_mb())
 
 
 if __name__ == "__main__":
