@@ -47,6 +47,8 @@ MODELS = ("pca", "ae", "denoising-ae", "sparse-ae", "contractive-ae", "vae", "aa
 NETS = {"mlp": {"net": "mlp", "hidden": [512, 256]}, "conv": {"net": "conv", "channels": [32, 64], "hidden": []}}
 SHARED = {"activation": "relu"}  # the same hidden activation for every preset (sparse-ae and contractive-ae default to sigmoid)
 DATA = ("mnist", "fashion-mnist")
+OBJECTIVE_KEYS = ("likelihood", "corruption", "noise_level", "l1", "sparsity_weight", "sparsity_target", "contractive",
+                  "weight_decay", "beta", "kl_schedule", "encoder_type", "prior")  # recorded per row where the preset has them
 
 
 def _csv(text: str, allowed: tuple[str, ...] | None, what: str, ap) -> list[str]:
@@ -98,6 +100,7 @@ def pca_cell(data: str, code: int, seed: int) -> dict:
 
 def network_cell(data: str, model: str, net: str, code: int, epochs: int, seed: int) -> dict:
     import aekit
+    from aekit.nets import CONV_KEYS
 
     opts = network_options(model, net, code)
     run, secs = train_run(f"recon-{data}-{model}-{net}-{code}", model, data=data, epochs=epochs, seed=seed, quiet=True, **opts)
@@ -109,8 +112,9 @@ def network_cell(data: str, model: str, net: str, code: int, epochs: int, seed: 
     return {"test_mse": m["test_mse"], "test_bce": m.get("test_bce"), "n_params": m["n_params"], "n_params_autoencoder": ae_params,
             "train_seconds": secs, "epochs_trained": len(common.read_history(run)), "n_train": common.n_train(run),
             "likelihood": cfg.model.likelihood, "changed_from_preset": changed_from_preset(model, opts),
-            "model_options": {k: getattr(cfg.model, k) for k in ("net", "hidden", "channels", "kernel", "stride", "activation",
+            "model_options": {k: getattr(cfg.model, k) for k in ("net", "hidden", *(CONV_KEYS if net == "conv" else ()), "activation",
                                                                  "code_activation", "latent_dim") if hasattr(cfg.model, k)},
+            "objective_options": {k: getattr(cfg.model, k) for k in OBJECTIVE_KEYS if hasattr(cfg.model, k)},
             "train_options": {k: getattr(cfg.train, k) for k in ("epochs", "batch_size", "lr", "optimizer", "seed")},
             "run": os.path.relpath(run, common.RESULTS),
             "warnings": m.get("warnings", [])}
