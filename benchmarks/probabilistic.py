@@ -98,6 +98,7 @@ def nll(a: argparse.Namespace) -> None:
         res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
         eval_secs = time.perf_counter() - t0
         metrics = json.loads((run / "metrics.json").read_text())
+        history = common.read_history(run)
         keep = common.RESULTS / "nll" / name
         if keep.exists():
             shutil.rmtree(keep)
@@ -106,8 +107,8 @@ def nll(a: argparse.Namespace) -> None:
             shutil.copy2(run / f, keep / f)
         row = {"data": data, "variant": variant, "model": model_name, **extra, "run": os.path.relpath(keep, common.ROOT),
                "test_nll": res["nll"], "test_neg_elbo": res.get("neg_elbo"), "active_units": metrics.get("test_active_units"),
-               "epochs_trained": len(common.read_history(run)), "train_seconds": secs,
-               "median_epoch_s": statistics.median(float(r["epoch_time_s"]) for r in common.read_history(run)),
+               "epochs_trained": len(history), "train_seconds": secs,
+               "median_epoch_s": statistics.median(float(r["epoch_time_s"]) for r in history),
                "eval_seconds": eval_secs, "config": aekit.load_config(run).to_dict()}
         out["results"][f"{data}/{variant}"] = row
         out["pending"] = [f"{d}/{v}" for d, v in todo[len(out["results"]):]]

@@ -177,10 +177,6 @@ class Trainer(Checkpointing):
 
     def _begin_stage(self, stage: Any, epochs: int) -> None:
         self.phases = list(stage.phases)
-        if (all(ph.betas is not None for ph in self.phases) and self.cfg.optimizer != "sgd"
-                and self.cfg.adam_beta1 != TrainConfig.adam_beta1):
-            raise AekitError(f"train.adam_beta1 does not apply to this stage: its phases ({', '.join(ph.name for ph in self.phases)}) "
-                             "take Adam's betas from the model's options (e.g. model.adv_betas)", "drop train.adam_beta1")
         self.optimizers = [make_optimizer(ph.parameters(), self.cfg, self.base_lr(ph), ph.betas) for ph in self.phases]
         if self._pending is not None:
             self._load_optimizers(self._pending)
