@@ -1,14 +1,16 @@
 """Table 3 of the benchmark issue: the denoising sweep on MNIST — which corruption gives the best features?
 
-    python benchmarks/bench_denoising.py --epochs 10 [--resume]
+    python benchmarks/bench_denoising.py --epochs 10 --seeds 0,1,2 [--resume]
     python benchmarks/bench_denoising.py --corruptions masking:0,masking:0.25 --epochs 5
 
 Model: the denoising-ae preset, one fixed architecture for every cell: MLP 784-512-256-32 (ReLU, linear
 code, Bernoulli likelihood), trained with aekit's defaults (Adam 1e-3, batch 128, the default 10%
-validation split held out: 54,000 training digits; --seed) on inputs corrupted by, in turn:
-masking 0 (no corruption: the plain AE of the same network), 10, 25, 50% (values set to 0); Gaussian
+validation split held out: 54,000 training digits) on inputs corrupted by, in turn:
+masking 0 (no corruption: the plain AE of the same network), 10, 25, 50, 75, 90% (values set to 0); Gaussian
 noise sigma 0.1, 0.3, 0.5 (not clipped); salt-and-pepper 10, 25, 50% (values set to 0 or 1, half each).
-The reconstruction target is always the clean digit.
+The reconstruction target is always the clean digit. Every cell trains once per seed of --seeds (the
+seed sets the weights, the validation split, the shuffling and the training corruption); the JSON
+gives each run and, per corruption, the mean ± sd over the seeds.
 
 Figures of each trained model, on the 10,000 test digits:
 probe   test error % of a linear probe of its codes: aekit.metrics.codes.linear_probe_accuracy
@@ -21,14 +23,16 @@ psnr    restored PSNR: the test digits corrupted by the model's own training cor
         the corrupted digits themselves is the baseline. Masking 0: no corruption, so the restored
         PSNR is that of the clean reconstructions and the baseline is none.
 Also the clean test MSE (metrics.json), parameters and training seconds. The lecture's claim (Vincent
-et al. 2010): about 25% masking gives the best features; ``best`` in the JSON says which level did.
-Runs go to results/runs/denoise-KIND-LEVEL; --resume continues them (finished ones are only evaluated
-again). results/denoising_sweep_{E}ep.json is written after every cell, with the cells still pending.
+et al. 2010): about 25% masking gives the best features; ``best`` in the JSON says which level did
+(by the mean over the seeds). Runs go to results/runs/denoise-KIND-LEVEL (seed 0) and
+denoise-KIND-LEVEL-sS (seed S); --resume continues them (finished ones are only evaluated again).
+results/denoising_sweep_{E}ep.json is written after every cell, with the cells still pending.
 """
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import add_resume_option, apply_options, parser, save, train_run  # noqa: E402
 
-SWEEP = ("masking:0", "masking:0.1", "masking:0.25", "masking:0.5", "gaussian:0.1", "gaussian:0.3", "gaussian:0.5",
+SWEEP = ("masking:0", "masking:0.1", "masking:0.25", "masking:0.5", "masking:0.75", "masking:0.9",
+         "gaussian:0.1", "gaussian:0.3", "gaussian:0.5",
          "salt-pepper:0.1", "salt-pepper:0.25", "salt-pepper:0.5")
 NET = {"net": "mlp", "hidden": [512, 256], "activation": "relu", "code_activation": "linear"}
 
@@ -73,7 +78,8 @@ def model_cell(kind: str, level: float, code: int, epochs: int, seed: int, corru
     from aekit.tasks.denoise import denoise
 
     corruption = {"corruption": "none"} if level == 0 else {"corruption": kind, "noise_level": level}
-    run, secs = train_run(f"denoise-{kind}-{level:g}", "denoising-ae", data="mnist", latent_dim=code, epochs=epochs, seed=seed,
+    name = f"denoise-{kind}-{level:g}" + (f"-s{seed}" if seed else "")
+    run, secs = train_run(name, "denoising-ae", data="mnist", latent_dim=code, epochs=epochs, seed=seed,
                           quiet=True, **NET, **corruption)
     m = json.loads((run / "metrics.json").read_text())
     model = aekit.load(run)
@@ -100,27 +106,53 @@ def model_cell(kind: str, level: float, code: int, epochs: int, seed: int, corru
             "run": os.path.relpath(run, common.RESULTS), "warnings": m.get("warnings", [])}
 
 
-def best(rows: list[dict]) -> dict:
-    """The cells with the lowest probe error: overall and among the masking levels."""
-    models = [r for r in rows if r["kind"] != "pixels"]
-    out = {}
-    for name, rs in (("overall", models), ("masking", [r for r in models if r["kind"] == "masking"])):
-        if rs:
-            r = min(rs, key=lambda r: r["probe_error_pct"])
-            out[name] = {"corruption": r["corruption"], "level_pct": 100 * r["level"] if r["kind"] != "gaussian" else None,
-                         "sigma": r["level"] if r["kind"] == "gaussian" else None, "probe_error_pct": r["probe_error_pct"]}
+FIGURES = ("probe_error_pct", "psnr_corrupted_db", "psnr_restored_db", "test_mse", "train_seconds")
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per corruption (in sweep order): each figure's mean and sample sd over the seeds done so far."""
+    cells: dict[str, dict] = {}
+    for r in rows:
+        cell = cells.setdefault(r["corruption"], {"corruption": r["corruption"], "kind": r["kind"], "level": r["level"],
+                                                  "seeds": [], **{f: [] for f in FIGURES}})
+        cell["seeds"].append(r["seed"])
+        for f in FIGURES:
+            if r.get(f) is not None:
+                cell[f].append(r[f])
+    out = []
+    for cell in cells.values():
+        for f in FIGURES:
+            vals = cell[f]
+            cell[f] = None if not vals else {"mean": statistics.fmean(vals),
+                                             "sd": statistics.stdev(vals) if len(vals) > 1 else None}
+        out.append(cell)
     return out
 
 
-def markdown(rows: list[dict]) -> str:
-    def f(v, fmt):
-        return "" if v is None else format(v, fmt)
+def best(cells: list[dict]) -> dict:
+    """The corruptions with the lowest mean probe error: overall and among the masking levels."""
+    models = [c for c in cells if c["kind"] != "pixels"]
+    out = {}
+    for name, cs in (("overall", models), ("masking", [c for c in models if c["kind"] == "masking"])):
+        if cs:
+            c = min(cs, key=lambda c: c["probe_error_pct"]["mean"])
+            out[name] = {"corruption": c["corruption"], "level_pct": 100 * c["level"] if c["kind"] != "gaussian" else None,
+                         "sigma": c["level"] if c["kind"] == "gaussian" else None,
+                         "probe_error_pct": c["probe_error_pct"]["mean"], "seeds": c["seeds"]}
+    return out
 
-    out = ["| corruption | probe error % | PSNR corrupted dB | PSNR restored dB | clean test MSE | train s |",
-           "|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        out.append(f"| {r['corruption']} | {f(r['probe_error_pct'], '.2f')} | {f(r.get('psnr_corrupted_db'), '.2f')} | "
-                   f"{f(r.get('psnr_restored_db'), '.2f')} | {f(r.get('test_mse'), '.5f')} | {f(r.get('train_seconds'), '.1f')} |")
+
+def markdown(cells: list[dict]) -> str:
+    def f(v, fmt):
+        if v is None:
+            return ""
+        return format(v["mean"], fmt) + ("" if v["sd"] is None else f" ± {v['sd']:{fmt}}")
+
+    out = ["| corruption | seeds | probe error % | PSNR corrupted dB | PSNR restored dB | clean test MSE | train s |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+    for c in cells:
+        out.append(f"| {c['corruption']} | {len(c['seeds'])} | {f(c['probe_error_pct'], '.2f')} | {f(c['psnr_corrupted_db'], '.2f')} | "
+                   f"{f(c['psnr_restored_db'], '.2f')} | {f(c['test_mse'], '.5f')} | {f(c['train_seconds'], '.1f')} |")
     return "\n".join(out)
 
 
@@ -130,7 +162,7 @@ def main() -> None:
     ap.add_argument("--corruptions", default=",".join(SWEEP), help="comma-separated KIND:LEVEL (masking:0 = no corruption)")
     ap.add_argument("--code", type=int, default=32, help="code size of every model")
     ap.add_argument("--no-pixels", action="store_true", help="leave out the probe on the raw pixels")
-    ap.add_argument("--seed", type=int, default=0, help="training seed (weights, split, shuffling, training corruption)")
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds (weights, split, shuffling, training corruption)")
     ap.add_argument("--corruption-seed", type=int, default=0, help="seed of the test digits' corruption")
     add_resume_option(ap)
     a = apply_options(ap.parse_args())
@@ -140,10 +172,17 @@ def main() -> None:
     specs = [parse(s, ap) for s in a.corruptions.split(",") if s]
     if not specs:
         ap.error("--corruptions: none given")
-    todo = ([] if a.no_pixels else [("pixels", 0.0)]) + specs
-    label = {(k, lv): k if k == "pixels" else f"{k}:{lv:g}" for k, lv in todo}
+    try:
+        seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--seeds: comma-separated integers, e.g. 0,1,2 (got {a.seeds!r})")
+    if not seeds or len(set(seeds)) != len(seeds):
+        ap.error(f"--seeds: give distinct seeds, e.g. 0,1,2 (got {a.seeds!r})")
+    cells = ([] if a.no_pixels else [("pixels", 0.0)]) + specs
+    label = {(k, lv): k if k == "pixels" else f"{k}:{lv:g}" for k, lv in cells}
+    todo = [(kind, level, seed) for seed in seeds for kind, level in cells]
     payload: dict = {
-        "benchmark": "denoising sweep (Table 3)", "epochs": a.epochs, "seed": a.seed, "corruption_seed": a.corruption_seed,
+        "benchmark": "denoising sweep (Table 3)", "epochs": a.epochs, "seeds": seeds, "corruption_seed": a.corruption_seed,
         "protocol": {
             "model": f"denoising-ae preset, MLP 784-512-256-{a.code} (ReLU, linear code), Bernoulli likelihood, target: the clean digit",
             "model_options": {**NET, "latent_dim": a.code},
@@ -156,21 +195,23 @@ def main() -> None:
             "pixels": "the same probe on the raw pixels of the same training split",
         },
         "claim": "Vincent et al. 2010 / the lecture: about 25% masking gives the best features",
-        "rows": [], "pending": [label[t] for t in todo],
+        "rows": [], "pending": [f"{label[(k, lv)]} seed {s}" for k, lv, s in todo],
     }
-    for kind, level in todo:
+    for kind, level, seed in todo:
         t0 = time.perf_counter()
-        fig = pixel_probe(a.seed) if kind == "pixels" else model_cell(kind, level, a.code, a.epochs, a.seed, a.corruption_seed)
-        row = {"corruption": label[(kind, level)], "kind": kind, "level": level, **fig, "wall_seconds": time.perf_counter() - t0}
+        fig = pixel_probe(seed) if kind == "pixels" else model_cell(kind, level, a.code, a.epochs, seed, a.corruption_seed)
+        row = {"corruption": label[(kind, level)], "kind": kind, "level": level, "seed": seed, **fig,
+               "wall_seconds": time.perf_counter() - t0}
         payload["rows"].append(row)
         payload["pending"] = payload["pending"][1:]
-        payload["best"] = best(payload["rows"])
+        payload["cells"] = summarize(payload["rows"])
+        payload["best"] = best(payload["cells"])
         save(f"denoising_sweep_{a.epochs}ep", payload)
         noisy = row.get("psnr_corrupted_db")
         psnr = (f", PSNR {'(clean)' if noisy is None else f'{noisy:.2f}'} → {row['psnr_restored_db']:.2f} dB"
                 if "psnr_restored_db" in row else "")
-        print(f"{row['corruption']:<17}: probe error {row['probe_error_pct']:.2f}%{psnr}", flush=True)
-    payload["markdown"] = markdown(payload["rows"])
+        print(f"{row['corruption']:<17} seed {seed}: probe error {row['probe_error_pct']:.2f}%{psnr}", flush=True)
+    payload["markdown"] = markdown(payload["cells"])
     path = save(f"denoising_sweep_{a.epochs}ep", payload)
     print("\n" + payload["markdown"] + "\n")
     print("best:", json.dumps(payload["best"]))

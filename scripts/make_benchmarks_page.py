@@ -68,8 +68,6 @@ OUTPUT = ROOT / "BENCHMARKS.md"
 
 # results files in benchmarks/results/ that the page leaves out on purpose: {file name: reason}
 NOT_SHOWN: dict[str, str] = {
-    "denoising_sweep_10ep.json": "partial: Table 3's sweep was still running at the commit (its 'pending' list names the "
-                                 "cells left); `aekit benchmark denoising --resume` finishes it, then the page shows it",
 }
 
 _spec = importlib.util.spec_from_file_location("benchmarks_page_renderers", PAGE_DIR / "renderers.py")

@@ -76,6 +76,13 @@ RESULT = {
     "runs": {"x": [{"epoch_times_s": [9.0, 1.0, 3.0]}, {"epoch_times_s": [9.0, 2.0, 4.0]}]},
     "ae": [{"data": "mnist", "code": 8, "net": "mlp", "test_mse": 0.019126, "n_params": 1071384},
            {"data": "mnist", "code": 8, "net": "conv", "test_mse": 0.021462, "n_params": 90889}],
+    "cells": [{"corruption": "pixels", "kind": "pixels", "level": 0.0, "seeds": [0, 1], "probe_error_pct": {"mean": 7.9, "sd": 0.1},
+               "psnr_corrupted_db": None, "psnr_restored_db": None},
+              {"corruption": "masking:0", "kind": "masking", "level": 0.0, "seeds": [0, 1], "probe_error_pct": {"mean": 9.05, "sd": 0.2},
+               "psnr_corrupted_db": None, "psnr_restored_db": {"mean": 23.46, "sd": 0.04}},
+              {"corruption": "gaussian:0.5", "kind": "gaussian", "level": 0.5, "seeds": [0, 1],
+               "probe_error_pct": {"mean": 7.5, "sd": 0.25}, "psnr_corrupted_db": {"mean": 6.02, "sd": 0.0},
+               "psnr_restored_db": {"mean": 18.98, "sd": 0.1}}],
 }
 
 
@@ -141,6 +148,10 @@ def test_provenance_machine_and_table_renderers(toy):
                            "native bf16), no GPU, 1 torch thread, torch 2.0, Python 3.11 (`r.json`).\n")
     assert "| data | MLP test MSE (params) | conv test MSE (params) |" in text
     assert "| mnist | 0.01913 (1,071,384) | 0.02146 (90,889) |" in text
+    text = toy("{{table denoising r.json}}\n")  # the lowest mean error of a model in bold, not the pixels'
+    assert "| raw pixels (784), no model | 2 | 7.90 ± 0.10 | — | — |" in text
+    assert "| none (plain AE) | 2 | 9.05 ± 0.20 | — | 23.46 ± 0.04 (clean input) |" in text
+    assert "| Gaussian σ = 0.5 | 2 | **7.50 ± 0.25** | 6.02 | 18.98 ± 0.10 |" in text
 
 
 @pytest.mark.parametrize("template, words", [
