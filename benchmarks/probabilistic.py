@@ -56,7 +56,7 @@ def nll_opts(a: argparse.Namespace, data: str) -> dict:
     """The Burda et al. architecture (784-200-200-50 tanh, Bernoulli) with this command's optimisation."""
     opts = {"hidden": [200, 200], "latent_dim": 50, "activation": "tanh", "likelihood": "bernoulli",
             "dynamic_binarization": data == "mnist", "epochs": a.epochs, "batch_size": a.batch_size, "lr": a.lr,
-            "schedule": a.schedule, "val_fraction": 0.0, "seed": 0}
+            "schedule": a.schedule, "val_fraction": 0.0, "seed": 0, "device": a.device}
     if a.adam_eps is not None:
         opts["adam_eps"] = a.adam_eps
     return opts
@@ -92,7 +92,7 @@ def nll(a: argparse.Namespace) -> None:
         model_name, extra = NLL_VARIANTS[variant]
         name = f"nll-{data}-{variant}-{a.epochs}ep"
         run, secs = train_run(name, model_name, data=data, **nll_opts(a, data), **extra)
-        model = aekit.load(run)
+        model = aekit.load(run, device=a.device)
         x_test = load_raw(data).x_test
         t0 = time.perf_counter()
         res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
@@ -109,7 +109,7 @@ def nll(a: argparse.Namespace) -> None:
                "test_nll": res["nll"], "test_neg_elbo": res.get("neg_elbo"), "active_units": metrics.get("test_active_units"),
                "epochs_trained": len(history), "train_seconds": secs,
                "median_epoch_s": statistics.median(float(r["epoch_time_s"]) for r in history),
-               "eval_seconds": eval_secs, "config": aekit.load_config(run).to_dict()}
+               "eval_seconds": eval_secs, "device": metrics.get("device"), "config": aekit.load_config(run).to_dict()}
         out["results"][f"{data}/{variant}"] = row
         out["pending"] = [f"{d}/{v}" for d, v in todo[len(out["results"]):]]
         print(f"{data} {variant}: test NLL {res['nll']:.2f} nats (k={a.k}), {secs:.0f} s training", flush=True)
@@ -127,8 +127,8 @@ def latent_sizes(a: argparse.Namespace) -> None:
     x = load_raw("mnist").x_test[:12]
     rows, table = [("test digits", x)], []
     for size in map(int, a.sizes.split(",")):
-        run, secs = train_run(f"vae-z{size}-{a.epochs}ep", "vae", latent_dim=size, epochs=a.epochs, seed=0)
-        model = aekit.load(run)
+        run, secs = train_run(f"vae-z{size}-{a.epochs}ep", "vae", latent_dim=size, epochs=a.epochs, seed=0, device=a.device)
+        model = aekit.load(run, device=a.device)
         m = json.loads((run / "metrics.json").read_text())
         rows.append((f"|z| = {size}", model.reconstruct(x)))
         table.append({"latent_dim": size, "test_recon": m["test_recon"], "test_kl": m["test_kl"],
@@ -160,18 +160,19 @@ def semi(a: argparse.Namespace) -> None:
     for labels in map(int, a.labels.split(",")):
         for model in a.models.split(","):
             for seed in map(int, a.seeds.split(",")):
-                opts = {"labels": labels, "epochs": a.epochs, "seed": seed}
+                opts = {"labels": labels, "epochs": a.epochs, "seed": seed, "device": a.device}
                 if model in ("cvae", "m1m2"):
                     opts.update(recipe["m2"], **recipe["train"])
                 if model == "m1m2":
                     if m1 is None and (runs_dir() / "semi-m1-vae" / "model.safetensors").exists() and not a.retrain_m1:
                         m1 = runs_dir() / "semi-m1-vae"  # reuse M1 (its config.yaml records how it was trained)
                     if m1 is None:
-                        m1, _ = train_run("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0)
+                        m1, _ = train_run("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0,
+                                          device=a.device)
                     opts["m1_run"] = str(m1)
                 run, secs = train_run(f"semi-{a.recipe}-{model}-{labels}-s{seed}-{a.epochs}ep", model, **opts)
                 m = json.loads((run / "metrics.json").read_text())
-                row = {"seed": seed, "test_error_pct": m["test_error_pct"], "train_seconds": secs,
+                row = {"seed": seed, "test_error_pct": m["test_error_pct"], "train_seconds": secs, "device": m.get("device"),
                        "config": {k: v for k, v in opts.items() if k != "m1_run"}}
                 print(f"{model} {labels} labels seed {seed}: test error {m['test_error_pct']:.2f}%, {secs:.0f} s", flush=True)
                 results.setdefault(model, {}).setdefault(str(labels), []).append(row)
@@ -218,6 +219,9 @@ def main() -> None:
         add_hidden_options(p)
         if p is not sub.choices["nll"]:
             common.add_resume_option(p)
+        if p is not sub.choices["latents"]:
+            p.add_argument("--device", default="auto", help="where the runs train and are evaluated: auto (a GPU when there "
+                                                            "is one), cpu, cuda or cuda:N [default: auto]")
     a = apply_options(ap.parse_args())
     import logging
 

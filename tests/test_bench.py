@@ -37,13 +37,14 @@ def test_options_a_table_does_not_take_are_errors(capsys) -> None:
     assert table_args(TABLES["semi-supervised"], quick=True, seeds=[0, 1])[-2:] == ["--seeds", "0,1"]
     assert table_args(TABLES["ecg-anomaly"], seeds=[0, 1])[-3:] == ["--seeds", "0", "1"]
     assert table_args(TABLES["training-speed"], device="cuda")[-2:] == ["--device", "cuda"]
+    assert table_args(TABLES["vae-nll"], device="cpu")[-2:] == ["--device", "cpu"]
     with pytest.raises(AekitError, match="takes no seeds"):
         table_args(TABLES["retrieval-mnist"], seeds=[0])
     with pytest.raises(AekitError, match="one seed at a time"):
         table_args(TABLES["one-class"], seeds=[0, 1])
     with pytest.raises(AekitError, match="no --device"):
-        table_args(TABLES["vae-nll"], device="cuda")
-    rc, out, err = cli(capsys, "benchmark", "vae-nll", "--device", "cuda")
+        table_args(TABLES["one-class"], device="cuda")
+    rc, out, err = cli(capsys, "benchmark", "one-class", "--device", "cuda")
     assert_user_error(rc, err, "no --device")
     rc, out, err = cli(capsys, "benchmark", "vae-nl")
     assert_user_error(rc, err, "vae-nll")
