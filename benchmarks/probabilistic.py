@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from common import add_hidden_options, apply_options, runs_dir, save, train_run  # noqa: E402
 
+from aekit.io import atomic_write_json  # noqa: E402
+
 
 def latents(a: argparse.Namespace) -> None:
     import aekit
@@ -65,8 +67,9 @@ def nll_opts(a: argparse.Namespace, data: str) -> dict:
 def nll(a: argparse.Namespace) -> None:
     """Table 5: train each variant on each data set into results/runs/nll-DATA-VARIANT-Eep (resumable),
     evaluate the test NLL with k importance samples, copy the run (config, weights, metrics, history)
-    to results/nll/ so that it can be re-evaluated (aekit evaluate RUN --nll), and write
-    results/nll_Eep.json after every variant (a partial table says which are pending)."""
+    to results/nll/ so that it can be re-evaluated (aekit evaluate RUN --nll) with its evaluation
+    (evaluation.json: under --resume a finished run with the same weights and k is not evaluated
+    again), and write results/nll_Eep.json after every variant (a partial table says which are pending)."""
     import shutil
 
     import torch
@@ -92,28 +95,44 @@ def nll(a: argparse.Namespace) -> None:
         model_name, extra = NLL_VARIANTS[variant]
         name = f"nll-{data}-{variant}-{a.epochs}ep"
         run, secs = train_run(name, model_name, data=data, **nll_opts(a, data), **extra)
-        model = aekit.load(run, device=a.device)
-        x_test = load_raw(data).x_test
-        t0 = time.perf_counter()
-        res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
-        eval_secs = time.perf_counter() - t0
+        keep = common.RESULTS / "nll" / name
+        ev = kept_evaluation(run, keep, a.k)
+        if ev is None:
+            model = aekit.load(run, device=a.device)
+            x_test = load_raw(data).x_test
+            t0 = time.perf_counter()
+            res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
+            ev = {"k": a.k, "test_nll": res["nll"], "test_neg_elbo": res.get("neg_elbo"),
+                  "eval_seconds": time.perf_counter() - t0, "eval_device": str(model.device)}
+            if keep.exists():
+                shutil.rmtree(keep)
+            keep.mkdir(parents=True)
+            for f in ("config.yaml", "model.safetensors", "metrics.json", "history.csv"):
+                shutil.copy2(run / f, keep / f)
+            atomic_write_json(keep / "evaluation.json", ev)
         metrics = json.loads((run / "metrics.json").read_text())
         history = common.read_history(run)
-        keep = common.RESULTS / "nll" / name
-        if keep.exists():
-            shutil.rmtree(keep)
-        keep.mkdir(parents=True)
-        for f in ("config.yaml", "model.safetensors", "metrics.json", "history.csv"):
-            shutil.copy2(run / f, keep / f)
         row = {"data": data, "variant": variant, "model": model_name, **extra, "run": os.path.relpath(keep, common.ROOT),
-               "test_nll": res["nll"], "test_neg_elbo": res.get("neg_elbo"), "active_units": metrics.get("test_active_units"),
+               "test_nll": ev["test_nll"], "test_neg_elbo": ev["test_neg_elbo"], "active_units": metrics.get("test_active_units"),
                "epochs_trained": len(history), "train_seconds": secs,
                "median_epoch_s": statistics.median(float(r["epoch_time_s"]) for r in history),
-               "eval_seconds": eval_secs, "device": metrics.get("device"), "config": aekit.load_config(run).to_dict()}
+               "eval_seconds": ev["eval_seconds"], "device": metrics.get("device"), "eval_device": ev["eval_device"],
+               "config": aekit.load_config(run).to_dict()}
         out["results"][f"{data}/{variant}"] = row
         out["pending"] = [f"{d}/{v}" for d, v in todo[len(out["results"]):]]
-        print(f"{data} {variant}: test NLL {res['nll']:.2f} nats (k={a.k}), {secs:.0f} s training", flush=True)
+        print(f"{data} {variant}: test NLL {ev['test_nll']:.2f} nats (k={a.k}), {secs:.0f} s training", flush=True)
         save(f"nll_{a.epochs}ep", out)
+
+
+def kept_evaluation(run: Path, keep: Path, k: int) -> dict | None:
+    """Under --resume, the evaluation kept in results/nll/NAME/evaluation.json when it is of this run's
+    final weights (the same model.safetensors bytes) with the same k; else None (evaluate again)."""
+    record = keep / "evaluation.json"
+    if not (common.RESUME and record.is_file() and (keep / "model.safetensors").is_file()):
+        return None
+    ev = json.loads(record.read_text())
+    same = (keep / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
+    return ev if same and ev.get("k") == k else None
 
 
 def latent_sizes(a: argparse.Namespace) -> None:
