@@ -28,7 +28,7 @@ def add(sub: argparse._SubParsersAction, model: str | None = None) -> None:
     data_args(p)
     p.add_argument("--corrupt", default=None, metavar="KIND:LEVEL",
                    help="also report PSNR of corrupted vs restored inputs, e.g. masking:0.25 (kinds: gaussian, masking, salt-pepper)")
-    p.add_argument("--nll", action="store_true", help="importance-sampled NLL in nats (models with a likelihood bound: vae, beta-vae, cvae)")
+    p.add_argument("--nll", action="store_true", help="importance-sampled NLL in nats (models with a likelihood bound: vae, beta-vae, iwae, cvae)")
     p.add_argument("--k", type=int, default=1000, help="importance samples per example for --nll (k=1 is the ELBO) [default: 1000]")
     p.add_argument("--metrics", default=None, metavar="NAMES",
                    help="also these figures, comma-separated: knn, linear-probe (fitted on the run's training codes), "
