@@ -13,6 +13,7 @@ CPU figures unless the JSON says otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -171,7 +172,9 @@ RECIPES = {
 
 def semi(a: argparse.Namespace) -> None:
     """Table 6: each model × label count × seed, resumable; results/semi_supervised_RECIPE_Eep.json
-    rewritten after every run (mean ± sd per model and label count, each run's error and time)."""
+    rewritten after every run (mean ± sd per model and label count, each run's error and time).
+    Under --resume the rows already in that file for other models, label counts or seeds are kept, so
+    that processes sharing one table (e.g. one per model and seed on a GPU) fill it together."""
     recipe = RECIPES[a.recipe]
     results: dict[str, dict[str, list[dict]]] = {}
     m1 = None
@@ -195,14 +198,46 @@ def semi(a: argparse.Namespace) -> None:
                        "config": {k: v for k, v in opts.items() if k != "m1_run"}}
                 print(f"{model} {labels} labels seed {seed}: test error {m['test_error_pct']:.2f}%, {secs:.0f} s", flush=True)
                 results.setdefault(model, {}).setdefault(str(labels), []).append(row)
-                summary = {mo: {n: {"mean_error_pct": statistics.mean(r["test_error_pct"] for r in rows),
-                                    "sd_error_pct": statistics.stdev([r["test_error_pct"] for r in rows]) if len(rows) > 1 else None,
-                                    "seeds": len(rows), "runs": rows} for n, rows in per.items()} for mo, per in results.items()}
-                save(name, {"benchmark": "semi-supervised MNIST", "recipe": a.recipe, "recipe_options": recipe,
-                            "labels": a.labels, "epochs": a.epochs, "m1_epochs": a.m1_epochs, "summary": summary,
-                            "selection": "none: the last epoch's model, evaluated once on the test split",
-                            "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015); "
-                                         "Pyro's SS-VAE example: 6.8% at 100 labels, 4.2% at 3000 (M2)"})
+                with results_lock():
+                    merged = merge_semi_rows(common.RESULTS / f"{name}.json", results) if common.RESUME else results
+                    summary = {mo: {n: {"mean_error_pct": statistics.mean(r["test_error_pct"] for r in rows),
+                                        "sd_error_pct": statistics.stdev([r["test_error_pct"] for r in rows]) if len(rows) > 1 else None,
+                                        "seeds": len(rows), "runs": rows} for n, rows in per.items()} for mo, per in merged.items()}
+                    save(name, {"benchmark": "semi-supervised MNIST", "recipe": a.recipe, "recipe_options": recipe,
+                                "labels": ",".join(sorted({n for per in merged.values() for n in per}, key=int)),
+                                "epochs": a.epochs, "m1_epochs": a.m1_epochs, "summary": summary,
+                                "selection": "none: the last epoch's model, evaluated once on the test split",
+                                "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015); "
+                                             "Pyro's SS-VAE example: 6.8% at 100 labels, 4.2% at 3000 (M2)"})
+
+
+def merge_semi_rows(path: Path, results: dict[str, dict[str, list[dict]]]) -> dict[str, dict[str, list[dict]]]:
+    """This process's rows (model → label count → runs) over the rows already in ``path`` for other
+    models, label counts or seeds (written by other processes of the same table), sorted by seed."""
+    old = json.loads(path.read_text())["summary"] if path.is_file() else {}
+    merged: dict[str, dict[str, list[dict]]] = {}
+    for mo in [*old, *(m for m in results if m not in old)]:
+        for n in sorted({*old.get(mo, {}), *results.get(mo, {})}, key=int):
+            mine = results.get(mo, {}).get(n, [])
+            seeds = {r["seed"] for r in mine}
+            rows = [r for r in old.get(mo, {}).get(n, {}).get("runs", []) if r["seed"] not in seeds] + mine
+            merged.setdefault(mo, {})[n] = sorted(rows, key=lambda r: r["seed"])
+    return merged
+
+
+@contextlib.contextmanager
+def results_lock():
+    """An exclusive lock on the results folder (flock on its directory): one writer at a time among
+    the processes that merge their rows into one results file."""
+    import fcntl
+
+    common.RESULTS.mkdir(parents=True, exist_ok=True)
+    fd = os.open(common.RESULTS, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def main() -> None:

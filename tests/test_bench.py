@@ -97,3 +97,25 @@ def test_resume_continues_the_tables_runs_instead_of_training_them_again(capsys)
     # restored from the checkpoint: the epoch (and its measured time) is the first invocation's, not a new one
     assert history.read_text() == first
     assert set(res["outputs"]["nll_1ep.json"]["results"]) == {"mnist/vae", "mnist/iwae5", "binarized-mnist/vae", "binarized-mnist/iwae5"}
+
+
+def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
+    """One process per seed under --resume (as on a GPU, several at once): each keeps the others' rows,
+    and a seed trained again replaces its row instead of adding one."""
+    import os
+    import subprocess
+    import sys
+
+    def semi(seed: int) -> dict:
+        cmd = [sys.executable, str(REPO / "benchmarks" / "probabilistic.py"), "semi", "--recipe", "pyro", "--models", "cvae",
+               "--labels", "100", "--seeds", str(seed), "--epochs", "1", "--limit", "256", "--results", str(tmp_path),
+               "--device", "cpu", "--resume"]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        return json.loads((tmp_path / "semi_supervised_pyro_1ep.json").read_text())["summary"]["cvae"]["100"]
+
+    semi(1)
+    both = semi(0)
+    assert [r["seed"] for r in both["runs"]] == [0, 1] and both["seeds"] == 2 and both["sd_error_pct"] is not None
+    again = semi(0)  # finished: resumed and evaluated again, the same row
+    assert [r["seed"] for r in again["runs"]] == [0, 1] and again["runs"] == both["runs"]
