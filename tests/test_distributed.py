@@ -166,3 +166,29 @@ def test_resume_under_ddp_is_exact_with_each_ranks_own_noise(tmp_path: Path) -> 
 
     rng = load_state(split / "checkpoints" / "last.safetensors")["rng"]["torch"]
     assert len(rng) == 2 and not torch.equal(rng[0], rng[1])  # two ranks, two noise streams
+
+
+def test_teardown_frees_the_ddp_wrapper_before_leaving_the_group(tmp_path: Path) -> None:
+    """DDP sits in a reference cycle: left to the interpreter's exit, its gloo reducer aborted a rank now and then."""
+    import gc
+    import weakref
+
+    from aekit.train import distributed as dist_
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    gc.disable()
+    try:
+        def step() -> weakref.ref[torch.nn.Module]:
+            ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(4, 4))
+            ddp(torch.randn(2, 4)).sum().backward()
+            return weakref.ref(ddp)
+
+        wrapper = step()
+        assert wrapper() is not None  # the cycle keeps it past its last reference
+        dist_.teardown(dist_.DistInfo(rank=0, world=2))
+        assert wrapper() is None
+        assert not dist.is_initialized()
+    finally:
+        gc.enable()
+        if dist.is_initialized():
+            dist.destroy_process_group()
