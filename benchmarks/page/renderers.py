@@ -127,7 +127,32 @@ def denoising(load, fmt, name: str = "denoising_sweep_10ep.json") -> str:
     return "\n".join(lines)
 
 
-TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks, "denoising": denoising}
+def peers(load, fmt, name: str = "peers_speed.json") -> str:
+    """Table 8: per model and variant, median s/epoch, samples/s, peak memory, the ratios to the plain
+    hand-written loop and to pythae, and the test loss; the fastest variant of each model in bold."""
+    doc = load(name)
+    label = {"aekit": "**aekit** fp32", "aekit-bf16": "**aekit** bf16", "hand-adam": "hand loop, `Adam()`",
+             "hand-adam-fused": "hand loop, `Adam(fused=True)`", "hand-bf16": "hand loop, fused Adam, bf16 autocast",
+             "pythae": "pythae", "keras": "Keras 3 (torch backend)"}
+    lines = [_row(["model", "variant", "median s/epoch", "samples/s", "peak memory MB", "vs hand loop", "vs pythae",
+                   "test loss (nats)"]), "|---|---|" + "---:|" * 6]
+    for model in doc["models"]:
+        res = doc["results"][model]
+        loss = "test_neg_elbo_mean" if model == "vae" else "test_bce_mean"
+        for v, s in res["summary"].items():
+            if "median_epoch_s" not in s:
+                why = s.get("skipped") or s.get("error", "")
+                lines.append(_row([model, label.get(v, v), f"not run: {why.strip().splitlines()[-1][:80]}", "", "", "", "", ""]))
+                continue
+            t = fmt(s["median_epoch_s"], ".2f")
+            lines.append(_row([model, label.get(v, v), f"**{t}**" if v == res["fastest"] else t, fmt(s["samples_per_s"], ",.0f"),
+                               fmt(s.get("peak_vm_hwm_mb", s["peak_rss_mb"]), ".0f"), fmt(s["ratio_to_hand_adam"], ".2f"),
+                               fmt(s["ratio_to_pythae"], ".2f") if s.get("ratio_to_pythae") is not None else "—",
+                               fmt(s[loss], ".2f") if s.get(loss) is not None else "—"]))
+    return "\n".join(lines)
+
+
+TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks, "denoising": denoising, "peers": peers}
 
 
 # ---- expression functions ---------------------------------------------------------------------------
