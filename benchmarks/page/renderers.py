@@ -141,8 +141,8 @@ def peers(load, fmt, name: str = "peers_speed.json") -> str:
         loss = "test_neg_elbo_mean" if model == "vae" else "test_bce_mean"
         for v, s in res["summary"].items():
             if "median_epoch_s" not in s:
-                why = s.get("skipped") or s.get("error", "")
-                lines.append(_row([model, label.get(v, v), f"not run: {why.strip().splitlines()[-1][:80]}", "", "", "", "", ""]))
+                why = (s.get("skipped") or s.get("error") or "no epoch timed").strip().splitlines() or ["no epoch timed"]
+                lines.append(_row([model, label.get(v, v), f"not run: {why[-1][:80]}", "", "", "", "", ""]))
                 continue
             t = fmt(s["median_epoch_s"], ".2f")
             lines.append(_row([model, label.get(v, v), f"**{t}**" if v == res["fastest"] else t, fmt(s["samples_per_s"], ",.0f"),
