@@ -104,7 +104,8 @@ def nll(a: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             res = nll_figures(model, torch.from_numpy(x_test), k=a.k, batch_size=a.eval_batch)
             ev = {"k": a.k, "test_nll": res["nll"], "test_neg_elbo": res.get("neg_elbo"),
-                  "eval_seconds": time.perf_counter() - t0, "eval_device": str(model.device)}
+                  "eval_seconds": time.perf_counter() - t0, "eval_device": str(model.device), "commit": common.git_commit(),
+                  "command": common.command()}
             if keep.exists():
                 shutil.rmtree(keep)
             keep.mkdir(parents=True)

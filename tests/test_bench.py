@@ -97,6 +97,9 @@ def test_resume_continues_the_tables_runs_instead_of_training_them_again(capsys)
     # restored from the checkpoint: the epoch (and its measured time) is the first invocation's, not a new one
     assert history.read_text() == first
     assert set(res["outputs"]["nll_1ep.json"]["results"]) == {"mnist/vae", "mnist/iwae5", "binarized-mnist/vae", "binarized-mnist/iwae5"}
+    # the evaluation kept beside each run's copy says where it came from
+    kept = json.loads((QUICK_RESULTS / "nll" / "nll-mnist-vae-1ep" / "evaluation.json").read_text())
+    assert kept["commit"] == res["outputs"]["nll_1ep.json"]["commit"] and kept["command"].startswith("python benchmarks/")
 
 
 def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
