@@ -1,4 +1,5 @@
-"""The peers' virtual environments of bench_peers.py: benchmarks/.venvs/pythae and benchmarks/.venvs/keras,
+"""The peers' virtual environments: benchmarks/.venvs/pythae and benchmarks/.venvs/keras (bench_peers.py),
+benchmarks/.venvs/pyro (bench_pyro_ssvae.py),
 made with ``python -m venv`` and pip, torch pinned to the very build aekit's environment has; each
 records what it installed (pip freeze) for the results.
 """
@@ -18,14 +19,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import HERE, ROOT  # noqa: E402
 
 VENVS = HERE / ".venvs"
-REQUIREMENTS = {"pythae": ["pythae"], "keras": ["keras"]}
+REQUIREMENTS = {"pythae": ["pythae"], "keras": ["keras"], "pyro": ["pyro-ppl"]}
 # pythae's own requirements but torch (its METADATA), for the --no-deps fallback when its pins clash with the torch pin
 PYTHAE_DEPS = ["cloudpickle>=2.1.0", "imageio", "numpy>=1.19", "pydantic>=2.0", "scikit-learn", "scipy>=1.7.1", "tqdm",
                "typing-extensions"]
 KEY_PACKAGES = {"pythae": ("torch", "pythae", "numpy", "pydantic", "scipy", "scikit-learn", "cloudpickle", "tqdm", "imageio"),
-                "keras": ("torch", "keras", "numpy", "ml-dtypes", "optree", "h5py", "absl-py", "rich", "namex", "packaging")}
+                "keras": ("torch", "keras", "numpy", "ml-dtypes", "optree", "h5py", "absl-py", "rich", "namex", "packaging"),
+                "pyro": ("torch", "pyro-ppl", "pyro-api", "opt-einsum", "numpy", "tqdm")}
 IMPORT_CHECK = {"pythae": "import pythae, torch; from pythae.trainers import BaseTrainer; print(torch.__version__)",
-                "keras": "import keras, torch; assert keras.backend.backend() == 'torch'; print(torch.__version__)"}
+                "keras": "import keras, torch; assert keras.backend.backend() == 'torch'; print(torch.__version__)",
+                "pyro": "import pyro, torch; from pyro.infer import TraceEnum_ELBO; print(torch.__version__)"}
+SETUP = {"pythae": "bench_peers.py", "keras": "bench_peers.py", "pyro": "bench_pyro_ssvae.py"}  # whose --setup-only makes it
 
 
 def torch_pin() -> str:
@@ -120,7 +124,7 @@ def ensure_venvs(libs: list[str], create: bool) -> tuple[dict, dict]:
     for lib in libs:
         state = venv_state(lib)
         if state is None and not create:
-            skipped[lib] = "venv missing: run --setup-only"
+            skipped[lib] = f"venv missing: run python benchmarks/{SETUP[lib]} --setup-only"
             continue
         if state is None:
             try:
