@@ -10,14 +10,15 @@ pip freeze recorded). It reads the digits from .npy files this script writes fro
 
 Reported per label count and seed: the last epoch's test error (what Table 6 reports for aekit) and,
 as the example reports it, the test error at the epoch of best validation accuracy; every epoch's
-validation and test accuracy and time. Seeds run in parallel processes (--jobs), the cores shared.
+validation and test accuracy and time; a figure of the test error after every epoch against the
+tutorial's figure and aekit's M2 of Table 6 (results/semi_pyro_reference.png). Seeds run in parallel
+processes (--jobs), the cores shared.
 
     python benchmarks/bench_pyro_ssvae.py --setup-only
     python benchmarks/bench_pyro_ssvae.py --labels 100 --seeds 0,1 --epochs 50 --jobs 2
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -82,6 +83,41 @@ def summarise(rows: list[dict]) -> dict:
     return out
 
 
+def figure(results: dict[str, dict], aekit_m2: dict | None, epochs: int) -> Path:
+    """Test error after every epoch of each seed, against the tutorial's figure and aekit's M2 (Table 6's
+    file, when it holds the same label count): results/semi_pyro_reference.png."""
+    from aekit.plots.canvas import new_figure, save_png
+
+    fig = new_figure((6.4, 3.6))
+    ax = fig.add_subplot()
+    for n, r in results.items():
+        for run in r["runs"]:
+            if "epochs" in run:
+                ax.plot([e["epoch"] for e in run["epochs"]], [100 * (1 - e["test_accuracy"]) for e in run["epochs"]],
+                        lw=1.2, label=f"Pyro's M2 run here, {n} labels, seed {run['seed']}")
+        if r.get("tutorial_accuracy_pct"):
+            ax.axhline(100 - r["tutorial_accuracy_pct"], color="k", ls="--", lw=1, label=f"Pyro's tutorial, {n} labels")
+        m2 = (aekit_m2 or {}).get(n)
+        if m2:
+            ax.axhline(m2["mean_error_pct"], color="tab:red", ls=":", lw=1.5,
+                       label=f"aekit's M2, {n} labels, last epoch ({m2['seeds']} seeds, {m2['epochs']} epochs)")
+    ax.set(xlabel="epoch", ylabel="test error %", ylim=(0, 100), xlim=(1, max(epochs, 2)),
+           title="M2 on MNIST: Pyro's SS-VAE by its example's protocol")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_png(fig, common.RESULTS / "semi_pyro_reference.png")
+
+
+def aekit_m2(epochs: int) -> dict | None:
+    """aekit's M2 rows of Table 6 (semi_supervised_pyro_<epochs>ep.json) by label count, when present."""
+    path = common.RESULTS / f"semi_supervised_pyro_{epochs}ep.json"
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text()).get("summary", {}).get("cvae", {})
+    return {n: {"mean_error_pct": r["mean_error_pct"], "sd_error_pct": r["sd_error_pct"], "seeds": r["seeds"], "epochs": epochs,
+                "file": path.name} for n, r in summary.items()}
+
+
 def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--labels", default="100", help="comma-separated label counts (multiples of 10)")
@@ -120,6 +156,8 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     else:
         n_train = None
+    aekit = aekit_m2(a.epochs)
+    png = figure(results, aekit, a.epochs) if results else None
     path = save(f"semi_supervised_pyro_reference_{a.epochs}ep", {
         "benchmark": "Pyro's SS-VAE (M2) run here: Table 6's reference", "labels": ",".join(map(str, labels)),
         "seeds": seeds, "epochs": a.epochs, "jobs": a.jobs, "n_train_digits": n_train,
@@ -131,6 +169,7 @@ def main() -> None:
                      "(the example's report)",
         "reference": "Pyro's SS-VAE tutorial, Table 1 (third variant): accuracy 93.19 / 94.37 / 94.87 / 95.82% at "
                      "100 / 600 / 1000 / 3000 labels",
+        "aekit_m2": aekit, "figure": png.name if png else None,
         "venv": ready.get("pyro"), "skipped": skipped, "results": results})
     for n, r in results.items():
         tutorial = f"; the tutorial: {100 - r['tutorial_accuracy_pct']:.2f}%" if r.get("tutorial_accuracy_pct") else ""
