@@ -27,9 +27,11 @@ reconstructs clean inputs; the VAE decodes the posterior mean; the AAE its deter
 code). Also the parameter count (all of the model's: the AAE's includes its discriminator, so
 ``n_params_autoencoder`` gives encoder + decoder) and the training seconds (the summed epoch times;
 PCA: its fit). Runs go to results/runs/recon-{data}-{model}-{net}-{code}; --resume continues them
-(finished ones are only evaluated again). results/reconstruction_{E}ep.json is written after every
-cell, with the cells still pending. A model/network combination that aekit refuses stops the script
-(its error is the bug to fix), after the cells before it were written.
+(finished ones are only evaluated again). The cells run PCA first, then network by network (mlp
+before conv), data set, code size, model; results/reconstruction_{E}ep.json is written after every
+cell, with the cells still pending, so a stopped table keeps what it measured. A model/network
+combination that aekit refuses stops the script (its error is the bug to fix), after the cells
+before it were written.
 """
 from __future__ import annotations
 
@@ -155,7 +157,10 @@ def main() -> None:
         codes = [int(c) for c in _csv(a.codes, None, "code sizes", ap)]
     except ValueError:
         ap.error(f"--codes takes integers, got {a.codes}")
-    todo = [(d, c, m, n) for d in datas for c in codes for m in models for n in (["-"] if m == "pca" else nets)]
+    # PCA first (seconds), then network by network (the MLP cells take minutes, the conv ones far longer),
+    # so that a table stopped part-way holds whole columns of the cheaper networks
+    todo = [(d, c, "pca", "-") for d in datas for c in codes if "pca" in models]
+    todo += [(d, c, m, n) for n in nets for d in datas for c in codes for m in models if m != "pca"]
     payload: dict = {
         "benchmark": "reconstruction (Table 2)", "epochs": a.epochs, "seed": a.seed,
         "protocol": {

@@ -152,7 +152,29 @@ def peers(load, fmt, name: str = "peers_speed.json") -> str:
     return "\n".join(lines)
 
 
-TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks, "denoising": denoising, "peers": peers}
+def reconstruction(load, fmt, name: str = "reconstruction_10ep.json") -> str:
+    """Table 2: test MSE (×10⁻³, [0, 1] pixels) per data set, model and net, a column per code size;
+    the lowest of each data set's column in bold, cells not trained yet as "pending"."""
+    doc = load(name)
+    rows, pending = doc["rows"], [p.split("/") for p in doc.get("pending", [])]
+    codes = sorted({r["code"] for r in rows} | {int(p[3]) for p in pending})
+    keys = list(dict.fromkeys([(r["data"], r["model"], r["net"]) for r in rows] + [(d, m, n) for d, m, n, _ in pending]))
+    cell = {(r["data"], r["model"], r["net"], r["code"]): r["test_mse"] for r in rows}
+    best = {(d, c): min(v for (dd, _, _, cc), v in cell.items() if (dd, cc) == (d, c))
+            for d, _, _, c in cell}
+    lines = [_row(["data", "model", "net", *[f"code {c}" for c in codes]]), "|---|---|---|" + "---:|" * len(codes)]
+    for d, m, n in keys:
+        vals = []
+        for c in codes:
+            v = cell.get((d, m, n, c))
+            text = "pending" if v is None else fmt(1000 * v, ".2f")
+            vals.append(f"**{text}**" if v is not None and v == best[(d, c)] else text)
+        lines.append(_row([d, m, "—" if n == "-" else n, *vals]))
+    return "\n".join(lines)
+
+
+TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks, "denoising": denoising, "peers": peers,
+          "reconstruction": reconstruction}
 
 
 # ---- expression functions ---------------------------------------------------------------------------
