@@ -154,6 +154,20 @@ def test_provenance_machine_and_table_renderers(toy):
     assert "| Gaussian σ = 0.5 | 2 | **7.50 ± 0.25** | 6.02 | 18.98 ± 0.10 |" in text
 
 
+def test_reconstruction_table_groups_by_data_set_bolds_the_lowest_and_shows_pending_cells():
+    doc = {"rows": [{"data": "mnist", "model": "pca", "net": "-", "code": 2, "test_mse": 0.0557},
+                    {"data": "fashion-mnist", "model": "pca", "net": "-", "code": 2, "test_mse": 0.0461},
+                    {"data": "mnist", "model": "ae", "net": "mlp", "code": 2, "test_mse": 0.0374},
+                    {"data": "fashion-mnist", "model": "ae", "net": "mlp", "code": 2, "test_mse": 0.0267}],
+           "pending": ["mnist/ae/mlp/8", "mnist/ae/conv/2", "mnist/ae/conv/8"]}
+    text = page.renderers.TABLES["reconstruction"](lambda name: doc, page.fmt, "x.json")
+    assert text.splitlines() == [
+        "| data | model | net | code 2 | code 8 |", "|---|---|---|---:|---:|",
+        "| mnist | pca | — | 55.70 | pending |", "| mnist | ae | mlp | **37.40** | pending |",
+        "| mnist | ae | conv | pending | pending |",
+        "| fashion-mnist | pca | — | 46.10 | pending |", "| fashion-mnist | ae | mlp | **26.70** | pending |"]
+
+
 @pytest.mark.parametrize("template, words", [
     ("{{r.json:a.nope}}", ["t.md:2", "r.json", "no key 'nope' at a", "there: b, n"]),
     ("{{r.json:rows[net=gru].v}}", ["r.json", "0 elements match [net=gru]"]),

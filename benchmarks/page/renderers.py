@@ -159,6 +159,8 @@ def reconstruction(load, fmt, name: str = "reconstruction_10ep.json") -> str:
     rows, pending = doc["rows"], [p.split("/") for p in doc.get("pending", [])]
     codes = sorted({r["code"] for r in rows} | {int(p[3]) for p in pending})
     keys = list(dict.fromkeys([(r["data"], r["model"], r["net"]) for r in rows] + [(d, m, n) for d, m, n, _ in pending]))
+    first = {f: list(dict.fromkeys(k[i] for k in keys)) for i, f in enumerate(("data", "model", "net"))}
+    keys.sort(key=lambda k: (first["data"].index(k[0]), first["net"].index(k[2]), first["model"].index(k[1])))  # by data set
     cell = {(r["data"], r["model"], r["net"], r["code"]): r["test_mse"] for r in rows}
     best = {(d, c): min(v for (dd, _, _, cc), v in cell.items() if (dd, cc) == (d, c))
             for d, _, _, c in cell}
