@@ -19,7 +19,7 @@ Placeholders (one line each; ``{{`` always opens one)::
     {{check EXPR}}            renders nothing, fails when EXPR is false: guards the claim a sentence makes.
     {{provenance SOURCE...}}  "Measured: `command` at commit ..., date, on machine (file)" per results file.
     {{machine SOURCE}}        the machine of one results file, in words.
-    {{table NAME ARGS...}}    a whole table by the renderer renderers.TABLES[NAME] (oneclass, ecg, networks).
+    {{table NAME ARGS...}}    a whole table by the renderer renderers.TABLES[NAME] (networks, reconstruction, ...).
     {{# comment}}             renders nothing.
 
 A line holding only placeholders that render nothing (use, check, comments) is dropped.
