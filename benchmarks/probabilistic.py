@@ -199,6 +199,7 @@ def semi(a: argparse.Namespace) -> None:
                 run, secs = train_run(f"semi-{a.recipe}-{model}-{labels}-s{seed}-{a.epochs}ep", model, **opts)
                 m = json.loads((run / "metrics.json").read_text())
                 row = {"seed": seed, "test_error_pct": m["test_error_pct"], "train_seconds": secs, "device": m.get("device"),
+                       "commit": common.git_commit(),  # per row: processes and sessions sharing the file may differ
                        "config": {k: v for k, v in opts.items() if k != "m1_run"}}
                 print(f"{model} {labels} labels seed {seed}: test error {m['test_error_pct']:.2f}%, {secs:.0f} s", flush=True)
                 results.setdefault(model, {}).setdefault(str(labels), []).append(row)

@@ -115,7 +115,9 @@ def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Pat
                "--device", "cpu", "--resume"]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         subprocess.run(cmd, check=True, capture_output=True, env=env)
-        return json.loads((tmp_path / "semi_supervised_pyro_1ep.json").read_text())["summary"]["cvae"]["100"]
+        res = json.loads((tmp_path / "semi_supervised_pyro_1ep.json").read_text())
+        assert all(r["commit"] == res["commit"] for r in res["summary"]["cvae"]["100"]["runs"])  # each row says its commit
+        return res["summary"]["cvae"]["100"]
 
     semi(1)
     both = semi(0)
