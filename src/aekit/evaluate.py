@@ -71,6 +71,10 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
             out[f"{split}_psnr_db"] = psnr(x_data, rec, 1.0)
     fam = model.extra_metrics(xt, yt)
     warnings = fam.pop("warnings", [])
+    if n > 1:
+        note = constant_reconstruction(x_data, rec)
+        if note:
+            warnings = [note, *warnings]
     out.update({f"{split}_{k}": v for k, v in fam.items()})
     out["warnings"] = warnings
     for w in warnings:
@@ -79,6 +83,19 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
         out[f"{split}_values_clipped"] = clipped
     out["units"] = units(model)
     return out
+
+
+def constant_reconstruction(x: np.ndarray, rec: np.ndarray, share: float = 0.01) -> str | None:
+    """A warning when the reconstructions (N, D) hardly vary with the input: their summed variance over
+    the examples below ``share`` of the data's. The code then carries next to nothing (a collapsed
+    code: saturated sigmoid units, a VAE whose posterior ignores x; or an untrained model)."""
+    data_var = float(np.nansum(np.nanvar(x, axis=0)))
+    rec_var = float(np.nansum(np.nanvar(rec, axis=0)))
+    if not data_var > 0 or rec_var >= share * data_var:
+        return None
+    return (f"the reconstructions hardly depend on the input: their variance over the examples is {rec_var / data_var:.2g} "
+            f"of the data's (below {share:g}), so the code carries next to nothing (saturated code units, a posterior that "
+            f"ignores x, or too little training): train longer, or try a lower train.lr or model.code_activation=linear")
 
 
 def char_accuracy(x: np.ndarray, rec: np.ndarray) -> float:

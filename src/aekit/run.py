@@ -28,6 +28,7 @@ from .errors import AekitError
 from .evaluate import clip_for_likelihood, evaluate_model
 from .io import atomic_write, atomic_write_json, atomic_write_text
 from .models import get_spec, load_model
+from .models.output_bias import init_output_bias
 from .resolve import resolve_model_config
 from .runconfig import RunConfig, check_resume, load_config, read_saved
 from .train import Trainer
@@ -57,9 +58,12 @@ def build_for_data(cfg: RunConfig, data: Prepared) -> torch.nn.Module:
         cfg.data.classes = list(data.classes)
     if data.vocab is not None:  # text: the run reads and decodes new text with its own vocabulary
         cfg.data.vocab = "".join(data.vocab)
-    resolve_model_config(cfg, data, scale(data, data.x_train))
+    x_train = scale(data, data.x_train)
+    resolve_model_config(cfg, data, x_train)
     torch.manual_seed(cfg.train.seed)  # same seed → same initial weights
     model = get_spec(cfg.model_name).build(cfg.model)
+    if getattr(cfg.model, "output_bias", "zero") == "data":
+        init_output_bias(model, x_train)
     if data.scaler.kind != "none":
         shape = model.input_shape
         model.input_shift.copy_(torch.from_numpy(data.scaler.shift.reshape(shape)))

@@ -38,6 +38,7 @@ from ..config import Options, check_choice, opt
 from ..errors import AekitError
 from ..nets import NET_CHOICES, NetOptions, check_net
 from ..parts import LIKELIHOODS, make_likelihood
+from .output_bias import CHOICES as OUTPUT_BIAS
 from ..progress import iterate
 
 Terms = dict[str, torch.Tensor]
@@ -111,6 +112,8 @@ class ModelConfig(NetOptions):
                                   "auto (bernoulli for binary data and [0, 1] images, categorical for one-hot sequences)")
     sigma: float = opt(1.0, "Gaussian likelihoods: σ (fixed, or the initial value when learned)")
     init: str = opt("glorot", "weight init: glorot (Glorot-uniform, zero bias) | torch (PyTorch's default)")
+    output_bias: str = opt("data", "the decoder's initial output bias: data (the likelihood's parameter at the training mean, "
+                                   "so reconstructions start at the mean example) | zero (the init's own)")
 
     def unused(self) -> dict[str, str]:
         out = NetOptions.unused(self)
@@ -118,6 +121,8 @@ class ModelConfig(NetOptions):
             out["activation"] = "recurrent cells have their own nonlinearities (tanh, sigmoid gates)"
         if self.likelihood in ("bernoulli", "categorical"):
             out["sigma"] = "only Gaussian likelihoods have a σ"
+        if self.likelihood == "categorical" or self.net == "rnn":
+            out["output_bias"] = "only Bernoulli and Gaussian decoders of MLP and conv networks start from the data's mean"
         return out
 
 
@@ -210,6 +215,7 @@ class Autoencoder(nn.Module):
             raise AekitError("model.likelihood 'auto' is resolved from the data by aekit.train_run",
                              "give bernoulli, gaussian or gaussian-learned when building a model directly")
         check_choice("model.likelihood", cfg.likelihood, LIKELIHOODS)
+        check_choice("model.output_bias", cfg.output_bias, OUTPUT_BIAS)
         if cfg.likelihood == "categorical" and len(cfg.input_shape) != 2:
             raise AekitError(f"the categorical likelihood reads one-hot sequences (T, K); these examples have shape {tuple(cfg.input_shape)}",
                              "use bernoulli or gaussian")
