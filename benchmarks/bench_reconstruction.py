@@ -29,9 +29,11 @@ code). Also the parameter count (all of the model's: the AAE's includes its disc
 PCA: its fit). Runs go to results/runs/recon-{data}-{model}-{net}-{code}; --resume continues them
 (finished ones are only evaluated again). The cells run PCA first, then network by network (mlp
 before conv), data set, code size, model; results/reconstruction_{E}ep.json is written after every
-cell, with the cells still pending, so a stopped table keeps what it measured. A model/network
-combination that aekit refuses stops the script (its error is the bug to fix), after the cells
-before it were written.
+cell, with the cells still pending, so a stopped table keeps what it measured. Under --resume the
+rows already in that file for other cells are kept (and the cells it still lists as pending stay
+pending), so that processes sharing the table (say one per data set and model, at once on a GPU)
+fill one file; each row records its commit and device. A model/network combination that aekit
+refuses stops the script (its error is the bug to fix), after the cells before it were written.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import add_resume_option, apply_options, parser, save, train_run  # noqa: E402
+from common import add_resume_option, apply_options, parser, results_lock, save, train_run  # noqa: E402
 
 MODELS = ("pca", "ae", "denoising-ae", "sparse-ae", "contractive-ae", "vae", "aae")
 NETS = {"mlp": {"net": "mlp", "hidden": [512, 256]}, "conv": {"net": "conv", "channels": [32, 64], "hidden": []}}
@@ -100,12 +102,13 @@ def pca_cell(data: str, code: int, seed: int) -> dict:
                       "inverse_transform(transform(x)), not clipped to [0, 1]; n_params: components + mean"}
 
 
-def network_cell(data: str, model: str, net: str, code: int, epochs: int, seed: int) -> dict:
+def network_cell(data: str, model: str, net: str, code: int, epochs: int, seed: int, device: str = "auto") -> dict:
     import aekit
     from aekit.nets import CONV_KEYS
 
     opts = network_options(model, net, code)
-    run, secs = train_run(f"recon-{data}-{model}-{net}-{code}", model, data=data, epochs=epochs, seed=seed, quiet=True, **opts)
+    run, secs = train_run(f"recon-{data}-{model}-{net}-{code}", model, data=data, epochs=epochs, seed=seed, quiet=True,
+                          device=device, **opts)
     m = json.loads((run / "metrics.json").read_text())
     cfg = aekit.load_config(run)
     net_model = aekit.load(run)
@@ -118,8 +121,30 @@ def network_cell(data: str, model: str, net: str, code: int, epochs: int, seed: 
                                                                  "code_activation", "latent_dim") if hasattr(cfg.model, k)},
             "objective_options": {k: getattr(cfg.model, k) for k in OBJECTIVE_KEYS if hasattr(cfg.model, k)},
             "train_options": {k: getattr(cfg.train, k) for k in ("epochs", "batch_size", "lr", "optimizer", "seed")},
-            "run": os.path.relpath(run, common.RESULTS),
+            "run": os.path.relpath(run, common.RESULTS), "device": m.get("device"),
             "warnings": m.get("warnings", [])}
+
+
+def cell_key(row: dict) -> str:
+    return f"{row['data']}/{row['model']}/{row['net']}/{row['code']}"
+
+
+def merged(path, rows: list[dict], pending: list[str]) -> tuple[list[dict], list[str]]:
+    """This process's rows and pending cells over those already in ``path`` (other processes' cells
+    of the same table): a cell this process measured replaces the file's row; the file's pending
+    cells stay pending unless measured here. Rows in the order of the full table (PCA, then network,
+    data set, code, model)."""
+    old = json.loads(path.read_text()) if path.is_file() else {"rows": [], "pending": []}
+    mine = {cell_key(r) for r in rows}
+    all_rows = [r for r in old["rows"] if cell_key(r) not in mine] + rows
+    done = {cell_key(r) for r in all_rows}
+    todo = [c for c in dict.fromkeys([*old.get("pending", []), *pending]) if c not in done]
+
+    def order(key: str) -> tuple:
+        d, m, n, c = key.split("/")
+        return (m != "pca", tuple(NETS).index(n) if n in NETS else -1, DATA.index(d) if d in DATA else len(DATA), int(c),
+                MODELS.index(m) if m in MODELS else len(MODELS))
+    return sorted(all_rows, key=lambda r: order(cell_key(r))), sorted(todo, key=order)
 
 
 def markdown(rows: list[dict], codes: list[int]) -> str:
@@ -145,6 +170,8 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated: {', '.join(MODELS)}")
     ap.add_argument("--nets", default=",".join(NETS), help=f"comma-separated: {', '.join(NETS)} (PCA has none)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto", help="where the networks train: auto (a GPU when there is one), cpu, cuda "
+                                                     "[default: auto]")
     add_resume_option(ap)
     a = apply_options(ap.parse_args())
     import logging
@@ -182,19 +209,30 @@ def main() -> None:
             "n_params": "every parameter of the model (the AAE's discriminator included); n_params_autoencoder: encoder + decoder",
             "train_seconds": "summed epoch times from history.csv (PCA: the fit); CPU unless machine says otherwise",
         },
-        "rows": [], "pending": [f"{d}/{m}/{n}/{c}" for d, c, m, n in todo],
     }
+    name = f"reconstruction_{a.epochs}ep"
+    rows: list[dict] = []
+    pending = [f"{d}/{m}/{n}/{c}" for d, c, m, n in todo]
+
+    def write() -> Path:
+        with results_lock():
+            payload["rows"], payload["pending"] = merged(common.RESULTS / f"{name}.json", rows, pending) if common.RESUME \
+                else (rows, pending)
+            payload["markdown"] = markdown(payload["rows"], sorted({*codes, *(r["code"] for r in payload["rows"])}))
+            return save(name, payload)
+
+    write()  # the cells this process will measure are pending in the shared file from the start
     for data, code, model, net in todo:
         t0 = time.perf_counter()
-        fig = pca_cell(data, code, a.seed) if model == "pca" else network_cell(data, model, net, code, a.epochs, a.seed)
-        row = {"data": data, "model": model, "net": net, "code": code, **fig, "wall_seconds": time.perf_counter() - t0}
-        payload["rows"].append(row)
-        payload["pending"] = payload["pending"][1:]
-        path = save(f"reconstruction_{a.epochs}ep", payload)
+        fig = pca_cell(data, code, a.seed) if model == "pca" else network_cell(data, model, net, code, a.epochs, a.seed, a.device)
+        row = {"data": data, "model": model, "net": net, "code": code, **fig, "wall_seconds": time.perf_counter() - t0,
+               "commit": common.git_commit()}
+        rows.append(row)
+        pending = pending[1:]
+        path = write()
         print(f"{data:<14} code {code:>2} {model:<15} {net:<4}: test MSE {row['test_mse']:.5f}, {row['n_params']:,d} params, "
               f"{row['train_seconds']:.1f} s", flush=True)
-    payload["markdown"] = markdown(payload["rows"], codes)
-    path = save(f"reconstruction_{a.epochs}ep", payload)
+    path = write()
     print("\n" + payload["markdown"] + "\n")
     print("written:", path)
 

@@ -8,6 +8,7 @@ folders there instead of benchmarks/results/).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -72,6 +73,21 @@ def save(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     atomic_write_json(path, {**meta, **payload})
     return path
+
+
+@contextlib.contextmanager
+def results_lock():
+    """An exclusive lock on the results folder (flock on its directory): one writer at a time among
+    the processes that merge their rows into one results file."""
+    import fcntl
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fd = os.open(RESULTS, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 # ---- data, nets, runs ---------------------------------------------------------------------------

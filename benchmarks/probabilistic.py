@@ -13,7 +13,6 @@ CPU figures unless the JSON says otherwise.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import add_hidden_options, apply_options, runs_dir, save, train_run  # noqa: E402
+from common import add_hidden_options, apply_options, results_lock, runs_dir, save, train_run  # noqa: E402
 
 from aekit.io import atomic_write_json  # noqa: E402
 
@@ -228,21 +227,6 @@ def merge_semi_rows(path: Path, results: dict[str, dict[str, list[dict]]]) -> di
             rows = [r for r in old.get(mo, {}).get(n, {}).get("runs", []) if r["seed"] not in seeds] + mine
             merged.setdefault(mo, {})[n] = sorted(rows, key=lambda r: r["seed"])
     return merged
-
-
-@contextlib.contextmanager
-def results_lock():
-    """An exclusive lock on the results folder (flock on its directory): one writer at a time among
-    the processes that merge their rows into one results file."""
-    import fcntl
-
-    common.RESULTS.mkdir(parents=True, exist_ok=True)
-    fd = os.open(common.RESULTS, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def main() -> None:

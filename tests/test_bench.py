@@ -124,3 +124,34 @@ def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Pat
     assert [r["seed"] for r in both["runs"]] == [0, 1] and both["seeds"] == 2 and both["sd_error_pct"] is not None
     again = semi(0)  # finished: resumed and evaluated again, the same row
     assert [r["seed"] for r in again["runs"]] == [0, 1] and again["runs"] == both["runs"]
+
+
+def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
+    """Table 2 split across processes under --resume (one per model, as on a GPU): each keeps the
+    others' rows and pending cells; rows come in the table's order and say their commit and device."""
+    import os
+    import subprocess
+    import sys
+
+    def recon(*args: str) -> dict:
+        cmd = [sys.executable, str(REPO / "benchmarks" / "bench_reconstruction.py"), "--epochs", "1", "--data", "mnist",
+               "--limit", "512", "--results", str(tmp_path), "--device", "cpu", "--resume", *args]
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        return json.loads((tmp_path / "reconstruction_1ep.json").read_text())
+
+    recon("--models", "ae", "--nets", "mlp", "--codes", "2")
+    res = recon("--models", "pca", "--codes", "2,8")
+    assert [(r["model"], r["code"]) for r in res["rows"]] == [("pca", 2), ("pca", 8), ("ae", 2)] and res["pending"] == []
+    assert all(r["commit"] == res["commit"] for r in res["rows"]) and res["rows"][-1]["device"] == "cpu"
+    assert "| mnist | ae | mlp | " in res["markdown"]
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_reconstruction import merged
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    # a process stopped before its cell ended left it pending: another process's rows keep it so
+    stopped = tmp_path / "stopped.json"
+    stopped.write_text(json.dumps({"rows": res["rows"], "pending": ["mnist/vae/conv/32"]}))
+    rows, pending = merged(stopped, [{**res["rows"][0], "test_mse": 0.5}], ["mnist/pca/-/2"])
+    assert pending == ["mnist/vae/conv/32"] and [r["test_mse"] for r in rows][0] == 0.5 and len(rows) == 3
