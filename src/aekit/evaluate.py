@@ -74,7 +74,7 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
     if n > 1:
         note = constant_reconstruction(x_data, rec)
         if note:
-            warnings = [note, *warnings]
+            warnings = [*warnings, note]  # after the family's own diagnosis (a VAE's posterior collapse)
     out.update({f"{split}_{k}": v for k, v in fam.items()})
     out["warnings"] = warnings
     for w in warnings:

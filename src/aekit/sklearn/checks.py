@@ -8,7 +8,11 @@ SUBSET = ("the network computes in float32, and a matrix product's last bits dep
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
     "AutoencoderTransformer": {"check_methods_subset_invariance": SUBSET},
     "AutoencoderOutlierDetector": {"check_methods_subset_invariance": SUBSET},
-    "AutoencoderClassifier": {  # its outputs pass through a float64 head: the subset check passes
+    "AutoencoderClassifier": {
+        "check_methods_subset_invariance": "its float64 head reads codes computed in float32 by the network, whose last "
+                                           "bits depend on the batch size (the CPU kernels block by it): decision_function "
+                                           "on a subset differs from that on the whole by about 1e-6 relative, more than "
+                                           "the check's tolerance of 1e-7 absolute",
         "check_classifiers_classes": "−1 marks an unlabelled row (scikit-learn's semi-supervised convention, as in "
                                      "SelfTrainingClassifier), so the check's labels {−1, 1} hold a single class",
     },
