@@ -8,6 +8,9 @@ code units into saturation, where no gradient reaches the encoder again: measure
 mean image for good (Table 2 of BENCHMARKS.md). Starting the output at the likelihood's parameter of
 the training mean (logit of the mean grey level per pixel; the mean itself for Gaussians) removes
 that phase: the same run trains. ``model.output_bias=zero`` keeps the networks' own zero bias.
+A convolutional decoder ends in a transposed convolution with one bias per channel: it starts at
+the mean grey level, a flat image, and part of the walk remains (Table 2: the conv contractive AE on
+MNIST at codes 2 and 8 still collapses).
 """
 from __future__ import annotations
 
