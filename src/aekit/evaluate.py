@@ -72,7 +72,7 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
     fam = model.extra_metrics(xt, yt)
     warnings = fam.pop("warnings", [])
     if n > 1:
-        note = constant_reconstruction(x_data, rec)
+        note = constant_reconstruction(x_data, rec, fixes=collapse_fixes(model.cfg))
         if note:
             warnings = [*warnings, note]  # after the family's own diagnosis (a VAE's posterior collapse)
     out.update({f"{split}_{k}": v for k, v in fam.items()})
@@ -85,7 +85,7 @@ def evaluate_model(model: Any, x: np.ndarray, y: np.ndarray | None = None, split
     return out
 
 
-def constant_reconstruction(x: np.ndarray, rec: np.ndarray, share: float = 0.01) -> str | None:
+def constant_reconstruction(x: np.ndarray, rec: np.ndarray, share: float = 0.01, fixes: str = "train longer") -> str | None:
     """A warning when the reconstructions (N, D) hardly vary with the input: their summed variance over
     the examples below ``share`` of the data's. The code then carries next to nothing (a collapsed
     code: saturated sigmoid units, a VAE whose posterior ignores x; or an untrained model)."""
@@ -95,7 +95,17 @@ def constant_reconstruction(x: np.ndarray, rec: np.ndarray, share: float = 0.01)
         return None
     return (f"the reconstructions hardly depend on the input: their variance over the examples is {rec_var / data_var:.2g} "
             f"of the data's (below {share:g}), so the code carries next to nothing (saturated code units, a posterior that "
-            f"ignores x, or too little training): train longer, or try a lower train.lr or model.code_activation=linear")
+            f"ignores x, or too little training): {fixes}")
+
+
+def collapse_fixes(cfg: Any) -> str:
+    """What to try against a collapsed code, among the options this model has."""
+    out = ["train longer", "a lower train.lr"]
+    if getattr(cfg, "output_bias", None) == "zero":
+        out.append("model.output_bias=data (decoders starting at the training mean)")
+    if getattr(cfg, "code_activation", "linear") not in ("linear", "none") and not getattr(cfg, "sparsity_weight", 0):
+        out.append("model.code_activation=linear (an unbounded code)")
+    return ", or ".join([", ".join(out[:-1]), out[-1]]) if len(out) > 1 else out[0]
 
 
 def char_accuracy(x: np.ndarray, rec: np.ndarray) -> float:
