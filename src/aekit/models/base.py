@@ -113,8 +113,8 @@ class ModelConfig(NetOptions):
     sigma: float = opt(1.0, "Gaussian likelihoods: σ (fixed, or the initial value when learned)")
     init: str = opt("glorot", "weight init: glorot (Glorot-uniform, zero bias) | torch (PyTorch's default)")
     output_bias: str = opt("data", "the decoder's initial output bias: data (the likelihood's parameter at the training mean: "
-                                   "per value for MLP decoders, which start at the mean example; per channel for conv "
-                                   "decoders) | zero (the init's own)")
+                                   "per value, so that every decoder, MLP or conv, starts at the mean example) | zero "
+                                   "(the init's own)")
 
     def unused(self) -> dict[str, str]:
         out = NetOptions.unused(self)

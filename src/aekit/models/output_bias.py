@@ -8,9 +8,9 @@ code units into saturation, where no gradient reaches the encoder again: measure
 mean image for good (Table 2 of BENCHMARKS.md). Starting the output at the likelihood's parameter of
 the training mean (logit of the mean grey level per pixel; the mean itself for Gaussians) removes
 that phase: the same run trains. ``model.output_bias=zero`` keeps the networks' own zero bias.
-A convolutional decoder ends in a transposed convolution with one bias per channel: it starts at
-the mean grey level, a flat image, and part of the walk remains (Table 2: the conv contractive AE on
-MNIST at codes 2 and 8 still collapses).
+A convolutional decoder ends in a transposed convolution with one bias per channel, which would
+start it at a flat image (the conv contractive AE of Table 2 collapsed from there on MNIST at codes 2
+and 8): its fixed per-pixel ``output_offset`` takes the mean instead, and that last bias is zeroed.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import warnings
 import numpy as np
 import torch
 from torch import nn
+
+from ..nets.conv import OFFSET
 
 CHOICES = ("data", "zero")
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-learned")  # one parameter per data value, in the data's shape
@@ -34,30 +36,30 @@ def _last_bias(decoder: nn.Module) -> torch.nn.Parameter | None:
 
 
 def init_output_bias(model: nn.Module, x_train: np.ndarray) -> bool:
-    """Set ``model.decoder``'s last bias to the likelihood's parameter at ``x_train``'s mean (model
-    space): per data value for a bias of the data's size (MLP decoders), per channel for one of the
-    channel count (convolutional decoders). True when set; False (nothing changed) for models whose
-    decoder does not end in the data's likelihood parameters (M1+M2's M2 reconstructs M1's codes)."""
+    """Start ``model.decoder``'s output at the likelihood's parameter of ``x_train``'s mean example
+    (model space), per data value: in its last bias (MLP decoders), or in its ``output_offset`` buffer
+    with the last bias zeroed (convolutional decoders). True when set; False (nothing changed) for
+    models whose decoder does not end in the data's likelihood parameters (M1+M2's M2 reconstructs
+    M1's codes)."""
     likelihood = getattr(getattr(model, "likelihood", None), "name", None)
     decoder = getattr(model, "decoder", None)
     bias = _last_bias(decoder) if isinstance(decoder, nn.Module) else None
     if likelihood not in LIKELIHOODS or bias is None or x_train is None or len(x_train) == 0:
         return False
     x = np.asarray(x_train, dtype=np.float64)
-    if tuple(x.shape[1:]) != tuple(model.input_shape):
+    offset = getattr(decoder, OFFSET, None)
+    target = offset if isinstance(offset, torch.Tensor) else bias
+    if tuple(x.shape[1:]) != tuple(model.input_shape) or target.numel() != x[0].size:
         return False
     with warnings.catch_warnings():  # NaN (sequence end padding) is left out; a value never observed gets the neutral 0.5 / 0
         warnings.simplefilter("ignore", RuntimeWarning)
-        if bias.numel() == x[0].size:
-            mean = np.nanmean(x, 0).reshape(-1)
-        elif x.ndim == 4 and bias.numel() == x.shape[1]:
-            mean = np.nanmean(x, (0, 2, 3))  # (N, C, H, W): one bias per output channel
-        else:
-            return False
+        mean = np.nanmean(x, 0).reshape(-1)
     mean = np.nan_to_num(mean, nan=0.5 if likelihood == "bernoulli" else 0.0)
     if likelihood == "bernoulli":
         mean = np.clip(mean, 1e-3, 1 - 1e-3)
         mean = np.log(mean) - np.log1p(-mean)  # the logit
     with torch.no_grad():
-        bias.copy_(torch.from_numpy(mean).to(bias.dtype).reshape(bias.shape))
+        target.copy_(torch.from_numpy(mean).to(target.dtype).reshape(target.shape))
+        if target is offset:
+            bias.zero_()
     return True

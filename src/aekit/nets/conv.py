@@ -27,6 +27,7 @@ from .mlp import ACTIVATIONS, MLP, init_linear
 POOLINGS = ("none", "max", "avg")
 NORMS = ("none", "batch", "group", "layer")
 UPSAMPLES = ("transpose", "nearest", "bilinear")
+OFFSET = "output_offset"  # the ConvDecoder buffer that starts its output at the training mean
 
 Shape = tuple[int, ...]
 TraceRow = tuple[str, "Shape | str", int]
@@ -295,7 +296,11 @@ class ConvDecoder(nn.Module):
       from the bottom/right edge (odd kernels need no crop).
 
     Every block but the last is followed by ``norm`` and ``activation``; the last emits the input's
-    channel count with no activation (logits or means).
+    channel count with no activation (logits or means), to which the buffer ``output_offset`` (C, H, W)
+    is added: zero as built, the likelihood's parameter at the training mean per pixel once
+    :func:`aekit.models.output_bias.init_output_bias` sets it (a transposed convolution has one bias
+    per channel, so without it the decoder starts from a flat image). It is saved with the weights and
+    not trained; files saved before it existed load with a zero offset, their behaviour.
     """
 
     def __init__(self, output_shape: Sequence[int], in_dim: int, channels: Sequence[int], kernel: int = 3,
@@ -341,6 +346,11 @@ class ConvDecoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self._last = last
         _init(self.blocks, init)
+        self.register_buffer(OFFSET, torch.zeros(self.output_shape))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kwargs: Any) -> None:
+        state_dict.setdefault(prefix + OFFSET, torch.zeros_like(self.output_offset))  # saved before the offset existed
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None, target: torch.Tensor | None = None) -> torch.Tensor:
         """``target`` is accepted and ignored (the recurrent decoder reads it for teacher forcing)."""
@@ -352,7 +362,7 @@ class ConvDecoder(nn.Module):
         h = self.head(z).reshape(z.shape[0], *self._last)
         for block in self.blocks:
             h = block(h)
-        return h
+        return h + self.output_offset
 
 
 def build(cfg: Any, input_shape: Sequence[int], enc_out: int, enc_cond: int = 0,
