@@ -42,6 +42,7 @@ listed in the results (``differences``).
     python benchmarks/bench_peers.py --setup-only                        # the peers' venvs (one-time)
     python benchmarks/bench_peers.py --epochs 5 --repeats 3              # the table (models ae,vae,conv)
     python benchmarks/bench_peers.py --epochs 1 --repeats 1 --models ae --skip-missing   # a quick check
+    python benchmarks/bench_peers.py --epochs 3 --repeats 4 --models conv --name peers_speed_conv   # one model, more repeats
 """
 from __future__ import annotations
 
@@ -272,6 +273,9 @@ def main() -> None:
     ap = bench_parser(__doc__, VARIANTS)
     ap.set_defaults(epochs=5)
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {','.join(MODELS)}")
+    ap.add_argument("--name", default="peers_speed",
+                    help="the results file, results/NAME.json (say peers_speed_conv for more repeats of one model "
+                         "beside the whole table) [default: peers_speed]")
     ap.add_argument("--setup-only", action="store_true",
                     help="create the peers' virtual environments (benchmarks/.venvs/pythae, benchmarks/.venvs/keras) "
                          "where missing or pinned to another torch, and stop (delete a venv's folder to build it anew)")
@@ -294,6 +298,8 @@ def main() -> None:
             sys.exit("; ".join(f"{lib}: {why.splitlines()[0]}" for lib, why in failed.items()))
         return
     models = _choices(ap, a.models, MODELS, "model(s)")
+    if not a.name.replace("_", "").replace("-", "").isalnum():
+        ap.error(f"--name takes a file name of letters, digits, _ and -, got {a.name!r}")
     variants = _choices(ap, a.variants, VARIANTS, "variant(s)")
     venvs, skipped = ensure_venvs([v for v in variants if v in PEERS], create=not a.skip_missing)
     runnable = [v for v in variants if v not in skipped]
@@ -311,7 +317,7 @@ def main() -> None:
         summary, verdict = summarise({v: runs[f"{m}:{v}"] for v in runnable}, m, n_train, skipped)
         results[m] = {**verdict, "summary": summary, "runs": {v: runs[f"{m}:{v}"] for v in runnable}}
     diffs = DIFFERENCES["all"] + [d for lib in PEERS if lib in variants for d in DIFFERENCES[lib]]
-    path = save("peers_speed", {
+    path = save(a.name, {
         "benchmark": "peers_speed", "device": "cpu", "epochs": a.epochs, "repeats": a.repeats, "batch_size": 128,
         "n_train": n_train, "models": models, "variants": variants,
         "init": "Glorot-uniform weights, zero biases in every variant (the same scheme; each library draws its own numbers)",

@@ -155,3 +155,21 @@ def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path
     stopped.write_text(json.dumps({"rows": res["rows"], "pending": ["mnist/vae/conv/32"]}))
     rows, pending = merged(stopped, [{**res["rows"][0], "test_mse": 0.5}], ["mnist/pca/-/2"])
     assert pending == ["mnist/vae/conv/32"] and [r["test_mse"] for r in rows][0] == 0.5 and len(rows) == 3
+
+
+def test_the_peers_table_can_write_one_model_to_a_file_of_its_own(tmp_path: Path, shared_data: Path) -> None:
+    """bench_peers.py --name: more repeats of one model go beside the whole table, not over it; a name
+    that is not a plain file name is refused before anything trains."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_peers.py"), "--epochs", "1", "--repeats", "1", "--models", "ae",
+           "--variants", "aekit", "--limit", "256", "--results", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    bad = subprocess.run([*cmd, "--name", "../peers"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "--name takes a file name" in bad.stderr and not list(tmp_path.iterdir())
+    subprocess.run([*cmd, "--name", "peers_speed_ae"], check=True, capture_output=True, env=env)
+    assert [p.name for p in tmp_path.iterdir()] == ["peers_speed_ae.json"]
+    res = json.loads((tmp_path / "peers_speed_ae.json").read_text())
+    assert res["models"] == ["ae"] and "--name peers_speed_ae" in res["command"] and res["results"]["ae"]["runs"]["aekit"]
