@@ -152,6 +152,26 @@ def peers(load, fmt, name: str = "peers_speed.json") -> str:
     return "\n".join(lines)
 
 
+def peers_repeats(load, fmt, name: str, model: str = "conv") -> str:
+    """One model of Table 8 by repeat: per variant the median epoch time, the fastest epoch (first
+    epochs left out), each repeat's median, and the ratios of both to the plain hand loop and pythae."""
+    res = load(name)["results"][model]
+    summary = res["summary"]
+    label = {"aekit": "**aekit** fp32", "aekit-bf16": "**aekit** bf16", "hand-adam": "hand loop, `Adam()`",
+             "hand-adam-fused": "hand loop, `Adam(fused=True)`", "hand-bf16": "hand loop, fused Adam, bf16 autocast",
+             "pythae": "pythae", "keras": "Keras 3 (torch backend)"}
+    timed = {v: s for v, s in summary.items() if "median_epoch_s" in s}
+    fastest = {v: min(after_first(res["runs"][v])) for v in timed}
+    lines = [_row(["variant", "median s/epoch", "fastest epoch s", "each repeat's median", "vs hand loop (median / fastest)",
+                   "vs pythae (median / fastest)"]), "|---|---:|---:|---|---:|---:|"]
+    for v, s in timed.items():
+        reps = ", ".join(fmt(m, ".1f") for m in repeat_medians(res["runs"][v]))
+        ratio = [fmt(s["median_epoch_s"] / timed[ref]["median_epoch_s"], ".2f") + " / " + fmt(fastest[v] / fastest[ref], ".2f")
+                 if ref in timed else "—" for ref in ("hand-adam", "pythae")]
+        lines.append(_row([label.get(v, v), fmt(s["median_epoch_s"], ".2f"), fmt(fastest[v], ".2f"), reps, *ratio]))
+    return "\n".join(lines)
+
+
 def reconstruction(load, fmt, name: str = "reconstruction_10ep.json") -> str:
     """Table 2: test MSE (×10⁻³, [0, 1] pixels) per data set, model and net, a column per code size;
     the lowest of each data set's column in bold, cells not trained yet as "pending"."""
@@ -176,7 +196,7 @@ def reconstruction(load, fmt, name: str = "reconstruction_10ep.json") -> str:
 
 
 TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks, "denoising": denoising, "peers": peers,
-          "reconstruction": reconstruction}
+          "peers-repeats": peers_repeats, "reconstruction": reconstruction}
 
 
 # ---- expression functions ---------------------------------------------------------------------------
