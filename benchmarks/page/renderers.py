@@ -127,13 +127,16 @@ def denoising(load, fmt, name: str = "denoising_sweep_10ep.json") -> str:
     return "\n".join(lines)
 
 
+PEER_LABELS = {"aekit": "**aekit** fp32", "aekit-bf16": "**aekit** bf16", "hand-adam": "hand loop, `Adam()`",
+               "hand-adam-fused": "hand loop, `Adam(fused=True)`", "hand-bf16": "hand loop, fused Adam, bf16 autocast",
+               "pythae": "pythae", "keras": "Keras 3 (torch backend)"}  # Table 8's variants as the page names them
+
+
 def peers(load, fmt, name: str = "peers_speed.json") -> str:
     """Table 8: per model and variant, median s/epoch, samples/s, peak memory, the ratios to the plain
     hand-written loop and to pythae, and the test loss; the fastest variant of each model in bold."""
     doc = load(name)
-    label = {"aekit": "**aekit** fp32", "aekit-bf16": "**aekit** bf16", "hand-adam": "hand loop, `Adam()`",
-             "hand-adam-fused": "hand loop, `Adam(fused=True)`", "hand-bf16": "hand loop, fused Adam, bf16 autocast",
-             "pythae": "pythae", "keras": "Keras 3 (torch backend)"}
+    label = PEER_LABELS
     lines = [_row(["model", "variant", "median s/epoch", "samples/s", "peak memory MB", "vs hand loop", "vs pythae",
                    "test loss (nats)"]), "|---|---|" + "---:|" * 6]
     for model in doc["models"]:
@@ -157,9 +160,7 @@ def peers_repeats(load, fmt, name: str, model: str = "conv") -> str:
     epochs left out), each repeat's median, and the ratios of both to the plain hand loop and pythae."""
     res = load(name)["results"][model]
     summary = res["summary"]
-    label = {"aekit": "**aekit** fp32", "aekit-bf16": "**aekit** bf16", "hand-adam": "hand loop, `Adam()`",
-             "hand-adam-fused": "hand loop, `Adam(fused=True)`", "hand-bf16": "hand loop, fused Adam, bf16 autocast",
-             "pythae": "pythae", "keras": "Keras 3 (torch backend)"}
+    label = PEER_LABELS
     timed = {v: s for v, s in summary.items() if "median_epoch_s" in s}
     fastest = {v: min(after_first(res["runs"][v])) for v in timed}
     lines = [_row(["variant", "median s/epoch", "fastest epoch s", "each repeat's median", "vs hand loop (median / fastest)",
