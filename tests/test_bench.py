@@ -126,6 +126,30 @@ def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Pat
     assert [r["seed"] for r in again["runs"]] == [0, 1] and again["runs"] == both["runs"]
 
 
+def test_semi_supervised_table_selects_the_epoch_on_validation_error(tmp_path: Path, shared_data: Path) -> None:
+    """--select val-error: each row says its selected epoch and validation error, and the last epoch's
+    test error beside the selected one's, in a results file of its own."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / "probabilistic.py"), "semi", "--recipe", "pyro-batch", "--models", "cvae",
+           "--labels", "100", "--seeds", "0", "--epochs", "3", "--limit", "512", "--results", str(tmp_path), "--device", "cpu",
+           "--select", "val-error"]
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    res = json.loads((tmp_path / "semi_supervised_pyro-batch_3ep_val.json").read_text())
+    assert not (tmp_path / "semi_supervised_pyro-batch_3ep.json").exists() and res["selection"].startswith("the epoch of least")
+    cell = res["summary"]["cvae"]["100"]
+    (row,) = cell["runs"]
+    history = (tmp_path / "runs" / "semi-pyro-batch-cvae-100-s0-3ep-val" / "history.csv").read_text().splitlines()
+    header = history[0].split(",")
+    val_errors = [float(line.split(",")[header.index("val_error")]) for line in history[1:]]
+    assert row["selected_epoch"] == 1 + val_errors.index(min(val_errors)) and cell["selected_epochs"] == [row["selected_epoch"]]
+    assert row["val_error_pct"] == pytest.approx(100 * min(val_errors))
+    assert 0 < row["last_epoch_test_error_pct"] < 100 and cell["mean_last_epoch_error_pct"] == row["last_epoch_test_error_pct"]
+    assert row["config"]["monitor"] == "error" and row["config"]["early_stopping"] == 3
+
+
 def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
     """Table 2 split across processes under --resume (one per model, as on a GPU): each keeps the
     others' rows and pending cells; rows come in the table's order and say their commit and device."""

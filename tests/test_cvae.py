@@ -118,7 +118,9 @@ def test_loss_terms_and_the_default_alpha():
     m = _toy().train()
     x, y = torch.rand(8, 12), torch.tensor([0, -1, -1, -1, 1, -1, -1, -1])
     terms = m.loss(x, y)
-    assert set(terms) == {"labelled", "unlabelled", "classify", "recon", "kl", "loss"}
+    assert set(terms) == {"labelled", "unlabelled", "classify", "error", "recon", "kl", "loss"}
+    pred = m.class_logits(x[[0, 4]]).argmax(-1)
+    assert float(terms["error"]) == float((pred != y[[0, 4]]).float().mean())  # over the labelled examples only
     # Kingma: −log q(y|x) of a labelled example weighs 0.1·N/N_l; here N/N_l = 8/2
     assert float(m.alpha()) == pytest.approx(0.1 * 8 / 2)
     torch.testing.assert_close(terms["loss"], terms["unlabelled"] + terms["labelled"] + 0.4 * terms["classify"])
@@ -130,6 +132,7 @@ def test_loss_terms_and_the_default_alpha():
     m.eval()
     t = {k: v.detach() for k, v in m.loss(x, None).items()}
     assert float(t["labelled"]) == 0 and float(t["classify"]) == 0 and float(t["unlabelled"]) > 0
+    assert "error" not in t  # no labels: no error to report (not a perfect 0)
     assert m.label_counts.tolist() == [16, 10]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -164,7 +165,12 @@ class TrainConfig(Options):
     gamma: float = opt(0.5, "step and plateau schedules: decay factor")
     patience: int = opt(2, "plateau schedule: epochs without improvement of the validation loss before a decay")
     clip_grad: float | None = opt(None, "clip the global gradient norm of each phase to this value")
-    early_stopping: int | None = opt(None, "stop after this many epochs without improvement of the validation loss")
+    early_stopping: int | None = opt(None, "stop after this many epochs without improvement of the validation loss (train.monitor), "
+                                           "then restore the best epoch's weights; a patience of train.epochs never stops "
+                                           "and only selects the best epoch")
+    monitor: str = opt("loss", "the validation term (lower is better) that early stopping, its best checkpoint and the plateau "
+                               "schedule watch: loss, or another term of the history's val_ columns, e.g. error (the "
+                               "classification error of the semi-supervised models on the labelled validation split)")
     seed: int = opt(0, "random seed: splits, initial weights, shuffling and noise (same seed, same run on CPU)")
     device: str = opt("auto", "auto | cpu | cuda | cuda:N")
     precision: str = opt("fp32", "fp32 | bf16 | fp16 | auto: autocast of the forward pass and loss; weights stay fp32")
@@ -192,6 +198,8 @@ class TrainConfig(Options):
             out["gamma"] = "only the step and plateau schedules use it"
         if self.schedule != "plateau":
             out["patience"] = "only the plateau schedule uses it"
+        if not self.early_stopping and self.schedule != "plateau":
+            out["monitor"] = "only early stopping (train.early_stopping) and the plateau schedule watch a validation term"
         if self.in_memory is not False:
             out["num_workers"] = "workers feed the DataLoader path only (train.in_memory=false)"
         return out
@@ -217,6 +225,11 @@ class TrainConfig(Options):
             raise AekitError(f"train.clip_grad must be > 0, got {self.clip_grad}", "drop it for no clipping")
         if self.early_stopping is not None and self.early_stopping < 1:
             raise AekitError(f"train.early_stopping must be >= 1 epochs, got {self.early_stopping}", "drop it for no early stopping")
+        if not re.fullmatch(r"[A-Za-z_][\w/]*", self.monitor):
+            raise AekitError(f"train.monitor must name a loss term, got {self.monitor!r}", "e.g. --set train.monitor=error")
+        if self.monitor.startswith("val_"):
+            raise AekitError(f"train.monitor names the term without its val_ prefix, got {self.monitor!r}",
+                             f"--set train.monitor={self.monitor[4:]}")
         if self.num_workers < 0:
             raise AekitError(f"train.num_workers must be >= 0, got {self.num_workers}")
         for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", LR_SCHEDULES), ("precision", PRECISIONS),

@@ -129,6 +129,7 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
     trainer, arrays = make_trainer(cfg, data, model, out / "checkpoints", progress, out if cfg.train.log else None)
     if resume:
         trainer.restore(last)  # a checkpoint that does not fit fails here, before anything is written
+    trainer.check_monitor(arrays["val"], data.y_val)  # before anything is written
     if trainer.dist.is_main:
         cfg.dump(out / "config.yaml")
     history = trainer.fit(arrays["train"], data.y_train, arrays["val"], data.y_val)
@@ -139,8 +140,13 @@ def train(cfg: RunConfig, out: str | Path, resume: bool = False, progress: bool 
         if arrays["test"] is not None:
             metrics.update(evaluate_model(model, arrays["test"], data.y_test))
         last_row = history[-1] if history else {}
+        kept = last_row  # the epoch whose weights model.safetensors holds
+        if trainer.selected_epoch is not None:
+            kept = next(r for r in history if r.get("stage") == last_row.get("stage") and r["epoch"] == trainer.selected_epoch)
+            metrics["selected"] = {"epoch": trainer.selected_epoch, "monitor": f"val_{cfg.train.monitor}",
+                                   "value": kept[f"val_{cfg.train.monitor}"]}
         metrics.update({"epochs": sum(1 for r in history if r.get("stage") == last_row.get("stage")),
-                        "train_loss": last_row.get("loss"), "val_loss": last_row.get("val_loss"),
+                        "train_loss": kept.get("loss"), "val_loss": kept.get("val_loss"),
                         "mean_epoch_time_s": float(np.mean([r["epoch_time_s"] for r in history])) if history else None,
                         "n_params": sum(p.numel() for p in model.parameters()),
                         "device": str(trainer.device), "precision": trainer.precision, "torch": torch.__version__})

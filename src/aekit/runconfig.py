@@ -110,7 +110,7 @@ def check_options(cfg: RunConfig) -> None:
                 raise AekitError(f"model.{key} has no effect: it sizes the labelled batches of a semi-supervised run (--labels N)",
                                  f"drop model.{key}, or give --labels N")
     if cfg.train.early_stopping and not cfg.data.val_fraction:
-        raise AekitError("train.early_stopping watches the validation loss, but data.val_fraction is 0 (no validation split)",
+        raise AekitError(f"train.early_stopping watches the validation {cfg.train.monitor}, but data.val_fraction is 0 (no validation split)",
                          "set data.val_fraction (e.g. 0.1), or drop train.early_stopping")
 
 

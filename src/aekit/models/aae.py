@@ -321,7 +321,7 @@ class AAE(Autoencoder):
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
         """Validation / test terms: ``loss`` is the reconstruction term; the adversarial terms
-        (and the classification cross-entropy for aae-semi) are reported beside it."""
+        (and for aae-semi the classification cross-entropy ``xent`` and error ``error``) are reported beside it."""
         corrupt = self.training if corrupt is None else corrupt
         terms, y_logits, z = self._recon_terms(x, y, corrupt)
         with torch.no_grad():
@@ -333,6 +333,7 @@ class AAE(Autoencoder):
             if self._n_y and y is not None and bool((y >= 0).any()):
                 keep = y >= 0
                 terms["xent"] = F.cross_entropy(yl0[keep], y[keep].long())
+                terms["error"] = (yl0[keep].argmax(1) != y[keep]).float().mean()  # what train.monitor=error watches
         terms["loss"] = terms["recon"]
         return terms
 

@@ -194,7 +194,8 @@ class CVAE(Autoencoder):
         return (c[1] / c[0]).clamp(max=1.0)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, corrupt: bool | None = None) -> Terms:
-        """Terms "unlabelled" (mean −U), "labelled" (mean −L), "classify" (mean −log q(y|x)), "recon",
+        """Terms "unlabelled" (mean −U), "labelled" (mean −L), "classify" (mean −log q(y|x)), "error" (the
+        classifier's error on the labelled examples, when there are any), "recon",
         "kl" (over every example of the step, label-averaged under q(y|x) for unlabelled ones) and
         "loss" = unlabelled + labelled + α·classify, or in semi-supervised training under
         balance=paper (N_u/N)·unlabelled + (N_l/N)·(labelled + α·classify). Labels < 0 (or ``y`` None) mark unlabelled
@@ -225,11 +226,14 @@ class CVAE(Autoencoder):
             vl = self.m2_input(xl, train_step)
             neg_l, r, k = self._neg_labelled(vl, yl)
             lab = neg_l.mean()
-            cls = F.cross_entropy(self._logits(vl), yl)
+            logits = self._logits(vl)
+            cls = F.cross_entropy(logits, yl)
             recons.append(r)
             kls.append(k)
         terms: Terms = {"labelled": lab, "unlabelled": unl, "classify": cls,
                         "recon": torch.cat(recons).mean() if recons else zero, "kl": torch.cat(kls).mean() if kls else zero}
+        if xl.shape[0]:  # the classifier's error on the labelled examples (val_error: what train.monitor=error watches)
+            terms["error"] = (logits.detach().argmax(-1) != yl).float().mean()
         if train_step and self.labelled_x is not None and self.cfg.balance == "paper":
             frac = self.labelled_fraction()
             terms["loss"] = (1 - frac) * unl + frac * (lab + self.alpha() * cls)

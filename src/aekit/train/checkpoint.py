@@ -34,25 +34,26 @@ class Position:
     stage: int = 0
     epoch: int = 0          # epochs completed in the current stage
     step: int = 0           # batches completed in the current epoch (non-zero only mid-epoch)
-    best: float = math.inf  # best validation loss (early stopping)
+    best: float = math.inf  # best value of the monitored validation term (early stopping)
     bad_epochs: int = 0
     stopped_early: bool = False
     plateau: Plateau = field(default_factory=Plateau)
     history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None  # the epoch (of the current stage) whose weights checkpoints/best holds
 
     def next_stage(self) -> None:
         self.stage, self.epoch, self.step = self.stage + 1, 0, 0
-        self.best, self.bad_epochs, self.stopped_early, self.plateau = math.inf, 0, False, Plateau()
+        self.best, self.bad_epochs, self.stopped_early, self.plateau, self.best_epoch = math.inf, 0, False, Plateau(), None
 
     def state(self) -> dict[str, Any]:
         return {"stage": self.stage, "epoch": self.epoch, "step": self.step, "best": self.best if math.isfinite(self.best) else None,
                 "bad_epochs": self.bad_epochs, "stopped_early": self.stopped_early, "plateau": self.plateau.state(),
-                "history": self.history}
+                "history": self.history, "best_epoch": self.best_epoch}
 
     @classmethod
     def from_state(cls, p: dict[str, Any]) -> Position:
         return cls(p["stage"], p["epoch"], p["step"], p["best"] if p["best"] is not None else math.inf, p["bad_epochs"],
-                   p["stopped_early"], Plateau(**p["plateau"]), list(p["history"]))
+                   p["stopped_early"], Plateau(**p["plateau"]), list(p["history"]), p.get("best_epoch"))  # absent before it was saved
 
 
 class Checkpointing:
@@ -130,8 +131,8 @@ class Checkpointing:
             if hasattr(cb, "step"):
                 cb.step = len(self.pos.history)
         if self.pos.stopped_early:
-            log.info("resume: the run had stopped early (no improvement of val_loss for %d epochs); it continues with a "
-                     "fresh patience of %s epochs and the best val_loss so far (%.6g)", self.pos.bad_epochs,
+            log.info("resume: the run had stopped early (no improvement of val_%s for %d epochs); it continues with a "
+                     "fresh patience of %s epochs and the best value so far (%.6g)", self.cfg.monitor, self.pos.bad_epochs,
                      self.cfg.early_stopping, self.pos.best)
             self.pos.stopped_early, self.pos.bad_epochs = False, 0
         self.restored = True

@@ -143,6 +143,7 @@ class Trainer(Checkpointing):
         self.model.to(self.device)
         self.memory_format = resolve_memory_format(cfg.memory_format, model, self.device)
         self.pos = Position()
+        self.selected_epoch: int | None = None  # set when fit ends on the best validation epoch's weights
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         # each rank its own noise stream; the weights are broadcast from rank 0 by DDP
         torch.manual_seed(cfg.seed + 1000 * self.dist.rank)
@@ -238,6 +239,7 @@ class Trainer(Checkpointing):
             if self.last_checkpoint is None or not self.last_checkpoint.exists():
                 raise AekitError(f"--resume: no checkpoint at {self.last_checkpoint}", "train without --resume first")
             self.restore(self.last_checkpoint)
+        self.check_monitor(x_val, y_val)
         in_memory = self._in_memory(x_train)
         model_layout(self.model, self.memory_format)  # back to contiguous when fit returns
         x_t = to_layout(self._to_device(x_train, torch.float32), self.memory_format) if in_memory else None
@@ -274,7 +276,8 @@ class Trainer(Checkpointing):
             if self.cfg.early_stopping and self.checkpoint_dir and (self.checkpoint_dir / "best.safetensors").exists():
                 best = load_state(self.checkpoint_dir / "best.safetensors", self.device)
                 self.model.load_state_dict(best["model"])
-                log.info("restored the weights of the best validation epoch")
+                self.selected_epoch = self.pos.best_epoch
+                log.info("restored the weights of the best validation epoch (%s)", self.selected_epoch)
         finally:
             model_layout(self.model, torch.contiguous_format)
             for cb in self.callbacks:
@@ -366,7 +369,8 @@ class Trainer(Checkpointing):
         self.pos.step = 0
         self._sums, self._count = {}, 0
         if self.cfg.schedule == "plateau":
-            self.pos.plateau.update(row.get("val_loss", row.get("loss", 0.0)), self.cfg.patience, self.cfg.gamma)
+            m = self.cfg.monitor
+            self.pos.plateau.update(row.get(f"val_{m}", row.get(m, 0.0)), self.cfg.patience, self.cfg.gamma)
         if self.progress:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k not in ("stage", "epoch", "lr") and "/" not in k)
             line(f"{desc}: {shown}")
@@ -401,14 +405,28 @@ class Trainer(Checkpointing):
         return {k: (v / x.shape[0]).item() for k, v in sums.items()}
 
     def _early_stop(self, row: dict[str, Any], stage: Any) -> None:
-        """Count epochs without improvement of the validation loss; set ``stopped_early`` at the patience."""
-        if not self.cfg.early_stopping or "val_loss" not in row or stage.name.startswith("pretrain"):
+        """Count epochs without improvement of the monitored validation term (``train.monitor``); save
+        the best epoch's checkpoint; set ``stopped_early`` at the patience."""
+        key = f"val_{self.cfg.monitor}"
+        if not self.cfg.early_stopping or key not in row or stage.name.startswith("pretrain"):
             return
-        if row["val_loss"] < self.pos.best - 1e-6:
-            self.pos.best, self.pos.bad_epochs = row["val_loss"], 0
+        if row[key] < self.pos.best - 1e-6:
+            self.pos.best, self.pos.bad_epochs, self.pos.best_epoch = row[key], 0, row["epoch"]
             self.save_checkpoint("best")
             return
         self.pos.bad_epochs += 1
         if self.pos.bad_epochs >= self.cfg.early_stopping:
-            log.info("early stopping: no improvement of val_loss for %d epochs", self.pos.bad_epochs)
+            log.info("early stopping: no improvement of %s for %d epochs", key, self.pos.bad_epochs)
             self.pos.stopped_early = True
+
+    def check_monitor(self, x_val: np.ndarray | None, y_val: np.ndarray | None) -> None:
+        """Refuse, before the first step, a ``train.monitor`` that the model's validation terms lack."""
+        if self.cfg.monitor == "loss" or x_val is None or not (self.cfg.early_stopping or self.cfg.schedule == "plateau"):
+            return
+        xv = to_layout(self._to_device(x_val[:256], torch.float32), self.memory_format)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):  # a resumed run stays exact
+            terms = self.evaluate_terms(xv, self._to_device(y_val[:256], torch.long) if y_val is not None else None)
+        if self.cfg.monitor not in terms:
+            raise AekitError(f"train.monitor={self.cfg.monitor!r}: the model reports no such validation term",
+                             f"choose one of {', '.join(sorted(terms))}" + (
+                                 "; error needs the labels of the validation split" if self.cfg.monitor == "error" else ""))
