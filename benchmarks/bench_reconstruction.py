@@ -216,8 +216,9 @@ def main() -> None:
 
     def write() -> Path:
         with results_lock():
-            payload["rows"], payload["pending"] = merged(common.RESULTS / f"{name}.json", rows, pending) if common.RESUME \
-                else (rows, pending)
+            path = common.RESULTS / f"{name}.json"
+            payload["rows"], payload["pending"] = merged(path, rows, pending) if common.RESUME else (rows, pending)
+            payload["writers"] = common.writers(path if common.RESUME else None, [cell_key(r) for r in rows])
             payload["markdown"] = markdown(payload["rows"], sorted({*codes, *(r["code"] for r in payload["rows"])}))
             return save(name, payload)
 

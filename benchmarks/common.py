@@ -25,7 +25,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"   # --results DIR replaces it
 LIMIT: int | None = None     # --limit N
 RESUME = False               # --resume (scripts that call add_resume_option)
-_START: dict[str, str] = {}  # the commit when the script started
+_START: dict[str, str] = {}  # the commit and time when the script started
 
 
 # ---- provenance ---------------------------------------------------------------------------------
@@ -73,6 +73,19 @@ def save(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     atomic_write_json(path, {**meta, **payload})
     return path
+
+
+def writers(path: Path | None, cells: list[str]) -> list[dict]:
+    """Who wrote a results file that processes share (under --resume): the writers listed in ``path``
+    (for a file from before the list, its top-level provenance, cells unknown) and this process, one
+    entry each: commit, command, machine, date, start time and pid, and the cells it measured. The
+    file's top-level provenance is its last writer's; this list keeps every writer's."""
+    old = json.loads(path.read_text()) if path is not None and path.is_file() else None
+    listed = [] if old is None else old.get("writers") or [{**{k: old.get(k) for k in ("commit", "command", "machine", "date")},
+                                                            "cells": None}]
+    me = {"commit": git_commit(), "command": command(), "machine": machine(), "date": time.strftime("%Y-%m-%d"),
+          "started": _START.get("started"), "pid": os.getpid(), "cells": cells}
+    return [w for w in listed if (w.get("started"), w.get("pid")) != (me["started"], me["pid"])] + [me]
 
 
 @contextlib.contextmanager
@@ -282,6 +295,7 @@ def apply_options(a: argparse.Namespace) -> argparse.Namespace:
     RESUME = getattr(a, "resume", False)
     if a.results is not None:
         RESULTS = a.results.resolve()
+    _START["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     if not getattr(a, "child", None):
         _START["commit"] = git_commit()
     return a

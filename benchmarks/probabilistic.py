@@ -212,11 +212,14 @@ def semi(a: argparse.Namespace) -> None:
                       flush=True)
                 results.setdefault(model, {}).setdefault(str(labels), []).append(row)
                 with results_lock():
-                    merged = merge_semi_rows(common.RESULTS / f"{name}.json", results) if common.RESUME else results
+                    path = common.RESULTS / f"{name}.json"
+                    merged = merge_semi_rows(path, results) if common.RESUME else results
+                    cells = [f"{mo}/{n}/s{r['seed']}" for mo, per in results.items() for n, rows in per.items() for r in rows]
                     summary = {mo: {n: error_summary(rows, val) for n, rows in per.items()} for mo, per in merged.items()}
                     save(name, {"benchmark": "semi-supervised MNIST", "recipe": a.recipe, "recipe_options": recipe,
                                 "labels": ",".join(sorted({n for per in merged.values() for n in per}, key=int)),
                                 "epochs": a.epochs, "m1_epochs": a.m1_epochs, "summary": summary,
+                                "writers": common.writers(path if common.RESUME else None, cells),
                                 "selection": SELECTION[a.select],
                                 "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015); "
                                              "Pyro's SS-VAE example: 6.8% at 100 labels, 4.2% at 3000 (M2)"})

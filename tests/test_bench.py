@@ -124,6 +124,8 @@ def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Pat
     assert [r["seed"] for r in both["runs"]] == [0, 1] and both["seeds"] == 2 and both["sd_error_pct"] is not None
     again = semi(0)  # finished: resumed and evaluated again, the same row
     assert [r["seed"] for r in again["runs"]] == [0, 1] and again["runs"] == both["runs"]
+    res = json.loads((tmp_path / "semi_supervised_pyro_1ep.json").read_text())
+    assert [w["cells"] for w in res["writers"]] == [["cvae/100/s1"], ["cvae/100/s0"], ["cvae/100/s0"]]
 
 
 def test_semi_supervised_table_selects_the_epoch_on_validation_error(tmp_path: Path, shared_data: Path) -> None:
@@ -168,6 +170,15 @@ def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path
     assert [(r["model"], r["code"]) for r in res["rows"]] == [("pca", 2), ("pca", 8), ("ae", 2)] and res["pending"] == []
     assert all(r["commit"] == res["commit"] for r in res["rows"]) and res["rows"][-1]["device"] == "cpu"
     assert "| mnist | ae | mlp | " in res["markdown"]
+    # each process is listed with what it measured (the top-level provenance is only the last one's)
+    assert [w["cells"] for w in res["writers"]] == [["mnist/ae/mlp/2"], ["mnist/pca/-/2", "mnist/pca/-/8"]]
+    assert "--models ae" in res["writers"][0]["command"] and res["writers"][1]["command"] == res["command"]
+    assert all(w["machine"]["cores"] >= 1 and w["commit"] == res["commit"] for w in res["writers"])
+    # a file from before the list: its top-level provenance is the first writer, cells unknown
+    old = {k: v for k, v in res.items() if k != "writers"}
+    (tmp_path / "reconstruction_1ep.json").write_text(json.dumps({**old, "command": "an earlier run"}))
+    again = recon("--models", "pca", "--codes", "2")
+    assert [(w["command"], w["cells"]) for w in again["writers"]][0] == ("an earlier run", None) and len(again["writers"]) == 2
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
