@@ -200,14 +200,8 @@ def semi(a: argparse.Namespace) -> None:
                                           device=a.device)
                     opts["m1_run"] = str(m1)
                 run, secs = train_run(f"semi-{a.recipe}-{model}-{labels}-s{seed}-{a.epochs}ep" + ("-val" if val else ""), model, **opts)
-                m = json.loads((run / "metrics.json").read_text())
-                row = {"seed": seed, "test_error_pct": m["test_error_pct"], "train_seconds": secs, "device": m.get("device"),
-                       "commit": common.git_commit(),  # per row: processes and sessions sharing the file may differ
-                       "config": {k: v for k, v in opts.items() if k != "m1_run"}}
-                if val:
-                    row.update(selected_epoch=m["selected"]["epoch"], val_error_pct=100 * m["selected"]["value"],
-                               last_epoch_test_error_pct=last_epoch_error(run))
-                print(f"{model} {labels} labels seed {seed}: test error {m['test_error_pct']:.2f}%, {secs:.0f} s"
+                row = semi_row(run, seed, secs, opts, val)
+                print(f"{model} {labels} labels seed {seed}: test error {row['test_error_pct']:.2f}%, {secs:.0f} s"
                       + (f" (epoch {row['selected_epoch']}; the last epoch's {row['last_epoch_test_error_pct']:.2f}%)" if val else ""),
                       flush=True)
                 results.setdefault(model, {}).setdefault(str(labels), []).append(row)
@@ -220,7 +214,7 @@ def semi(a: argparse.Namespace) -> None:
                                 "labels": ",".join(sorted({n for per in merged.values() for n in per}, key=int)),
                                 "epochs": a.epochs, "m1_epochs": a.m1_epochs, "summary": summary,
                                 "writers": common.writers(path if common.RESUME else None, cells),
-                                "selection": SELECTION[a.select],
+                                "selection": SELECTION[a.select], "figure": val_figure(summary, name) if val else None,
                                 "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015); "
                                              "Pyro's SS-VAE example: 6.8% at 100 labels, 4.2% at 3000 (M2)"})
 
@@ -229,6 +223,42 @@ SELECTION = {"last": "none: the last epoch's model, evaluated once on the test s
              "val-error": "the epoch of least classification error on the labelled validation split (train.monitor=error, "
                           "train.early_stopping=epochs: no stopping), evaluated once on the test split; the last epoch's "
                           "test error beside it"}
+
+
+def semi_row(run: Path, seed: int, secs: float, opts: dict, val: bool) -> dict:
+    """One run's row of Table 6: its test error, time, device, commit and options; under --select
+    val-error also the selected epoch, its validation error, the validation error of every epoch and
+    the last epoch's test error."""
+    m = json.loads((run / "metrics.json").read_text())
+    row = {"seed": seed, "test_error_pct": m["test_error_pct"], "train_seconds": secs, "device": m.get("device"),
+           "commit": common.git_commit(),  # per row: processes and sessions sharing the file may differ
+           "config": {k: v for k, v in opts.items() if k != "m1_run"}}
+    if val:
+        rows = [r for r in common.read_history(run) if r.get("val_error")]
+        row.update(selected_epoch=m["selected"]["epoch"], val_error_pct=100 * m["selected"]["value"],
+                   last_epoch_test_error_pct=last_epoch_error(run),
+                   val_error_pct_by_epoch=[round(100 * float(r["val_error"]), 3) for r in rows])
+    return row
+
+
+def val_figure(summary: dict, name: str) -> str:
+    """Validation error after every epoch of each run, its selected epoch marked: results/NAME.png."""
+    from aekit.plots.canvas import new_figure, save_png
+
+    fig = new_figure((6.4, 3.6))
+    ax = fig.add_subplot()
+    for mo, per in summary.items():
+        for n, cell in per.items():
+            for r in cell["runs"]:
+                line, = ax.plot(range(1, len(r["val_error_pct_by_epoch"]) + 1), r["val_error_pct_by_epoch"], lw=1.2,
+                                label=f"{mo}, {n} labels, seed {r['seed']}: test error {r['test_error_pct']:.1f}% at epoch "
+                                      f"{r['selected_epoch']}, {r['last_epoch_test_error_pct']:.1f}% at the last")
+                ax.plot([r["selected_epoch"]], [r["val_error_pct"]], "o", color=line.get_color())
+    ax.set(xlabel="epoch", ylabel="validation error %", ylim=(0, None), title="Classification error on the validation split")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_png(fig, common.RESULTS / f"{name}.png").name
 
 
 def error_summary(rows: list[dict], val: bool) -> dict:

@@ -150,6 +150,8 @@ def test_semi_supervised_table_selects_the_epoch_on_validation_error(tmp_path: P
     assert row["val_error_pct"] == pytest.approx(100 * min(val_errors))
     assert 0 < row["last_epoch_test_error_pct"] < 100 and cell["mean_last_epoch_error_pct"] == row["last_epoch_test_error_pct"]
     assert row["config"]["monitor"] == "error" and row["config"]["early_stopping"] == 3
+    assert row["val_error_pct_by_epoch"] == pytest.approx([100 * e for e in val_errors], abs=1e-3)
+    assert res["figure"] == "semi_supervised_pyro-batch_3ep_val.png" and (tmp_path / res["figure"]).stat().st_size > 0
 
 
 def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
