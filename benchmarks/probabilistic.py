@@ -249,7 +249,7 @@ def val_figure(summary: dict, name: str) -> str:
     ax = fig.add_subplot()
     for mo, per in summary.items():
         for n, cell in per.items():
-            for r in cell["runs"]:
+            for r in (r for r in cell["runs"] if "val_error_pct_by_epoch" in r):  # rows written before it are left out
                 line, = ax.plot(range(1, len(r["val_error_pct_by_epoch"]) + 1), r["val_error_pct_by_epoch"], lw=1.2,
                                 label=f"{mo}, {n} labels, seed {r['seed']}: test error {r['test_error_pct']:.1f}% at epoch "
                                       f"{r['selected_epoch']}, {r['last_epoch_test_error_pct']:.1f}% at the last")
