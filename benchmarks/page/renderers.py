@@ -45,7 +45,7 @@ def provenance(docs: list[tuple[str, dict]]) -> str:
         if doc.get("limit"):
             text += f"; trained on the first {doc['limit']:,} training digits only"
         if doc.get("provenance"):
-            text += "; commit and command added afterwards from the git history, as its `provenance` says"
+            text += "; see its `provenance` for how the commit and command were recorded"
         lines.append((name, text))
     if len(lines) == 1:
         return f"Measured: {lines[0][1]} (`{lines[0][0]}`)."
