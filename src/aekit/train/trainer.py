@@ -144,6 +144,7 @@ class Trainer(Checkpointing):
         self.memory_format = resolve_memory_format(cfg.memory_format, model, self.device)
         self.pos = Position()
         self.selected_epoch: int | None = None  # set when fit ends on the best validation epoch's weights
+        self._monitor_checked = False
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         # each rank its own noise stream; the weights are broadcast from rank 0 by DDP
         torch.manual_seed(cfg.seed + 1000 * self.dist.rank)
@@ -421,7 +422,8 @@ class Trainer(Checkpointing):
 
     def check_monitor(self, x_val: np.ndarray | None, y_val: np.ndarray | None) -> None:
         """Refuse, before the first step, a ``train.monitor`` that the model's validation terms lack."""
-        if self.cfg.monitor == "loss" or x_val is None or not (self.cfg.early_stopping or self.cfg.schedule == "plateau"):
+        if self.cfg.monitor == "loss" or x_val is None or not (self.cfg.early_stopping or self.cfg.schedule == "plateau") \
+                or self._monitor_checked:  # aekit.train_run checks before writing the run folder, then fit
             return
         xv = to_layout(self._to_device(x_val[:256], torch.float32), self.memory_format)
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):  # a resumed run stays exact
@@ -430,3 +432,4 @@ class Trainer(Checkpointing):
             raise AekitError(f"train.monitor={self.cfg.monitor!r}: the model reports no such validation term",
                              f"choose one of {', '.join(sorted(terms))}" + (
                                  "; error needs the labels of the validation split" if self.cfg.monitor == "error" else ""))
+        self._monitor_checked = True
