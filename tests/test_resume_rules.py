@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import aekit
 import aekit.run
@@ -155,6 +156,20 @@ def test_a_run_that_stopped_early_resumes_with_a_fresh_patience(tmp_path, capsys
     best = min(float(r["val_loss"]) for r in rows)
     state = load_state(run / "checkpoints" / "best.safetensors")
     assert state["position"]["best"] == pytest.approx(best, rel=1e-9)
+
+
+def test_a_resume_may_not_change_what_the_best_epoch_is_judged_by(tmp_path, capsys):
+    run = tmp_path / "m"
+    args = ["--data", "mnist-sample", "--set", "data.limit=400", "--hidden", "16", "--latent-dim", "2", "--set",
+            "train.early_stopping=3", "--quiet", "--out", run]
+    assert cli(capsys, "train", *args, "--epochs", "1")[0] == 0
+    code, err = cli(capsys, "train", *args, "--epochs", "2", "--set", "train.monitor=recon", "--resume")
+    assert code != 0 and "train.monitor ('loss' → 'recon')" in err and len(history(run)) == 1
+    # a run saved before train.monitor existed had the default then: it resumes
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    del cfg["train"]["monitor"]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert cli(capsys, "train", *args, "--epochs", "2", "--resume")[0] == 0 and len(history(run)) == 2
 
 
 def test_the_gmm_sampler_cache_is_keyed_by_the_weights_and_the_seed(tmp_path, capsys):

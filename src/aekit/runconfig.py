@@ -19,7 +19,7 @@ from .errors import AekitError, closest
 from .io import atomic_write_text
 
 # keys of the train section a resume may not change: they define the run's data split or its optimiser state
-RESUME_FIXED_TRAIN = ("seed", "optimizer")
+RESUME_FIXED_TRAIN = ("seed", "optimizer", "monitor")  # monitor: the checkpoint's best value is of that term
 # keys of the data section a resume may change: where the files live, not what they are
 RESUME_FREE_DATA = ("data_dir",)
 
@@ -144,7 +144,9 @@ def resume_changes(saved: dict[str, Any], cfg: RunConfig) -> tuple[list[str], li
     for section in SECTIONS:
         old_s, new_s = saved.get(section) or {}, new[section]
         for key in sorted(set(old_s) | set(new_s)):
-            a, b = old_s.get(key, "<unset>"), new_s.get(key, "<unset>")
+            # a train key the saved run predates had its default then
+            a = old_s.get(key, getattr(TrainConfig(), key) if section == "train" and hasattr(TrainConfig(), key) else "<unset>")
+            b = new_s.get(key, "<unset>")
             if _same(a, b):
                 continue
             text = f"{section}.{key} ({_show(a)} → {_show(b)})"
