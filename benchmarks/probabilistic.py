@@ -6,6 +6,7 @@
         --epochs 250 --adam-eps 1e-4 [--k 5000] [--resume]         # Table 5: test NLL, Burda et al.'s models
     python benchmarks/probabilistic.py semi --recipe pyro --labels 100,600,1000,3000 --seeds 0,1,2,3,4 --epochs 50 [--resume] \
         [--select val-error]                                      # Table 6; val-error: the best validation epoch
+    python benchmarks/probabilistic.py semi --recipe makhzani --models aae-semi ...  # the AAE at the paper's 1000-unit widths
 
 Every run writes its folder under benchmarks/results/runs/ (not committed) and its figures to
 benchmarks/results/<name>.json (committed), with the commit, the command and the machine: they are
@@ -161,17 +162,32 @@ def latent_sizes(a: argparse.Namespace) -> None:
                                            "rows": table})
 
 
-# the recipes of Table 6 (M2 and M1+M2 options; AAE-semi keeps its preset): aekit's defaults under
-# Kingma et al.'s J^α, and Pyro's SS-VAE example (exact enumeration over y as aekit always does)
+# the recipes of Table 6: the options each sets for M2 and M1+M2 ("m2", "train") and for the
+# semi-supervised AAE ("aae"), and the models it applies to. kingma: aekit's defaults under Kingma et
+# al.'s J^α; pyro: Pyro's SS-VAE example (exact enumeration over y as aekit always does); both leave
+# the AAE its preset. makhzani: the AAE at Makhzani et al.'s widths (two layers of 1000 units in the
+# encoder, decoder and both discriminators), the rest of its preset kept; it sets nothing for M2.
+SEMI_MODELS = ("cvae", "m1m2", "aae-semi")
 RECIPES = {
-    "kingma": {"m2": {}, "train": {}},
-    "pyro": {"m2": {"hidden": [500], "classifier_hidden": [500], "latent_dim": 50, "activation": "softplus", "alpha": 46.0,
+    "kingma": {"models": SEMI_MODELS, "m2": {}, "train": {}, "aae": {}},
+    "pyro": {"models": SEMI_MODELS,
+             "m2": {"hidden": [500], "classifier_hidden": [500], "latent_dim": 50, "activation": "softplus", "alpha": 46.0,
                     "balance": "paper"},
-             "train": {"lr": 4.2e-4, "adam_beta1": 0.95, "batch_size": 200}},
+             "train": {"lr": 4.2e-4, "adam_beta1": 0.95, "batch_size": 200}, "aae": {}},
+    "makhzani": {"models": ("aae-semi",), "m2": {}, "train": {}, "aae": {"hidden": [1000, 1000], "disc_hidden": [1000, 1000]}},
 }
 # Pyro's recipe with the labelled minibatch's mean weighted like the unlabelled batch's (N_u/N_l times
 # the paper's weight): the objective most public M2 re-implementations minimise
-RECIPES["pyro-batch"] = {"m2": {**RECIPES["pyro"]["m2"], "balance": "batch"}, "train": RECIPES["pyro"]["train"]}
+RECIPES["pyro-batch"] = {**RECIPES["pyro"], "m2": {**RECIPES["pyro"]["m2"], "balance": "batch"}}
+
+
+def check_recipe(recipe: str, models: list[str]) -> None:
+    """Refuse, before anything trains, a model the recipe does not apply to (or no semi-supervised model)."""
+    known = RECIPES[recipe]["models"]
+    wrong = [m for m in models if m not in known]
+    if wrong:
+        raise SystemExit(f"error: --recipe {recipe} does not apply to {', '.join(wrong)} (it applies to {', '.join(known)}); "
+                         f"fix: --models {','.join(m for m in models if m in known) or known[0]}, or another --recipe")
 
 
 def semi(a: argparse.Namespace) -> None:
@@ -180,6 +196,7 @@ def semi(a: argparse.Namespace) -> None:
     Under --resume the rows already in that file for other models, label counts or seeds are kept, so
     that processes sharing one table (e.g. one per model and seed on a GPU) fill it together."""
     recipe = RECIPES[a.recipe]
+    check_recipe(a.recipe, a.models.split(","))
     results: dict[str, dict[str, list[dict]]] = {}
     m1 = None
     val = a.select == "val-error"
@@ -192,6 +209,8 @@ def semi(a: argparse.Namespace) -> None:
                     opts.update(monitor="error", early_stopping=a.epochs)
                 if model in ("cvae", "m1m2"):
                     opts.update(recipe["m2"], **recipe["train"])
+                else:
+                    opts.update(recipe["aae"])
                 if model == "m1m2":
                     if m1 is None and (runs_dir() / "semi-m1-vae" / "model.safetensors").exists() and not a.retrain_m1:
                         m1 = runs_dir() / "semi-m1-vae"  # reuse M1 (its config.yaml records how it was trained)
@@ -324,7 +343,9 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--labels", default="100", help="comma-separated label counts, e.g. 100,600,1000,3000")
     p.add_argument("--recipe", default="kingma", choices=sorted(RECIPES),
-                   help="M2 / M1+M2 options: kingma (aekit's defaults, the paper's J^α) | pyro (Pyro's SS-VAE example)")
+                   help="kingma: aekit's defaults, the paper's J^α | pyro: Pyro's SS-VAE example for M2 and M1+M2 | "
+                        "pyro-batch: pyro with the labelled batch weighted like the unlabelled one | makhzani: aae-semi only, "
+                        "Makhzani et al.'s 1000-unit layers [default: kingma]")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--m1-epochs", type=int, default=30)
     p.add_argument("--retrain-m1", action="store_true", help="train M1 again even if results/runs/semi-m1-vae exists")

@@ -154,6 +154,32 @@ def test_semi_supervised_table_selects_the_epoch_on_validation_error(tmp_path: P
     assert res["figure"] == "semi_supervised_pyro-batch_3ep_val.png" and (tmp_path / res["figure"]).stat().st_size > 0
 
 
+def test_the_makhzani_recipe_widens_the_semi_supervised_aae_and_refuses_the_other_models(tmp_path: Path, shared_data: Path) -> None:
+    """--recipe makhzani: aae-semi with two 1000-unit layers in every network (the rest of its preset
+    kept); a model the recipe does not apply to is refused before anything is written."""
+    import os
+    import subprocess
+    import sys
+
+    def semi(models: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(REPO / "benchmarks" / "probabilistic.py"), "semi", "--recipe", "makhzani", "--models", models,
+               "--labels", "100", "--seeds", "0", "--epochs", "1", "--limit", "256", "--results", str(tmp_path), "--device", "cpu"]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    refused = semi("cvae,aae-semi")
+    assert refused.returncode != 0 and "--recipe makhzani does not apply to cvae" in refused.stderr
+    assert "--models aae-semi" in refused.stderr and not any(tmp_path.iterdir())
+    assert semi("aae-semi").returncode == 0
+    res = json.loads((tmp_path / "semi_supervised_makhzani_1ep.json").read_text())
+    (row,) = res["summary"]["aae-semi"]["100"]["runs"]
+    assert row["config"]["hidden"] == [1000, 1000] and row["config"]["disc_hidden"] == [1000, 1000]
+    import aekit
+
+    saved = aekit.load_config(tmp_path / "runs" / "semi-makhzani-aae-semi-100-s0-1ep").to_dict()["model"]
+    assert saved["hidden"] == [1000, 1000] and saved["disc_hidden"] == [1000, 1000]
+    assert saved["latent_dim"] == 10 and 0 < row["test_error_pct"] < 100  # the preset's code kept
+
+
 def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
     """Table 2 split across processes under --resume (one per model, as on a GPU): each keeps the
     others' rows and pending cells; rows come in the table's order and say their commit and device."""
