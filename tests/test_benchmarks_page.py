@@ -154,6 +154,14 @@ def test_provenance_machine_and_table_renderers(toy):
     assert "| Gaussian σ = 0.5 | 2 | **7.50 ± 0.25** | 6.02 | 18.98 ± 0.10 |" in text
 
 
+def test_provenance_of_a_file_several_processes_wrote_says_its_command_is_the_last_ones():
+    doc = {"command": "python benchmarks/toy.py --seeds 1", "commit": "abc1234", "date": "2026-01-02",
+           "machine": {"cores": 2}, "writers": [{"command": "python benchmarks/toy.py --seeds 0"}, {"command": "python benchmarks/toy.py --seeds 1"}]}
+    text = page.renderers.provenance([("t.json", doc)])
+    assert "`python benchmarks/toy.py --seeds 1`" in text and "the last of 2 processes that wrote it" in text
+    assert "processes" not in page.renderers.provenance([("t.json", {**doc, "writers": doc["writers"][:1]})])
+
+
 def test_reconstruction_table_groups_by_data_set_bolds_the_lowest_and_shows_pending_cells():
     doc = {"rows": [{"data": "mnist", "model": "pca", "net": "-", "code": 2, "test_mse": 0.0557},
                     {"data": "fashion-mnist", "model": "pca", "net": "-", "code": 2, "test_mse": 0.0461},

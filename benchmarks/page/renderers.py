@@ -46,6 +46,8 @@ def provenance(docs: list[tuple[str, dict]]) -> str:
             text += f"; trained on the first {doc['limit']:,} training digits only"
         if doc.get("provenance"):
             text += "; see its `provenance` for how the commit and command were recorded"
+        if len(doc.get("writers") or ()) > 1:  # processes that shared the file: the command above is the last one's
+            text += f"; the last of {len(doc['writers'])} processes that wrote it, each listed in its `writers` with its command and cells"
         lines.append((name, text))
     if len(lines) == 1:
         return f"Measured: {lines[0][1]} (`{lines[0][0]}`)."
