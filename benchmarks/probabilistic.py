@@ -182,7 +182,7 @@ RECIPES["pyro-batch"] = {**RECIPES["pyro"], "m2": {**RECIPES["pyro"]["m2"], "bal
 
 
 def check_recipe(recipe: str, models: list[str]) -> None:
-    """Refuse, before anything trains, a model the recipe does not apply to (or no semi-supervised model)."""
+    """Refuse, before anything trains, a model the recipe does not apply to (one outside Table 6 included)."""
     known = RECIPES[recipe]["models"]
     wrong = [m for m in models if m not in known]
     if wrong:
