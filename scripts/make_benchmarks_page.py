@@ -18,6 +18,8 @@ Placeholders (one line each; ``{{`` always opens one)::
     {{use SOURCE}}            the default source of the REFs that follow (renders nothing).
     {{check EXPR}}            renders nothing, fails when EXPR is false: guards the claim a sentence makes.
     {{provenance SOURCE...}}  "Measured: `command` at commit ..., date, on machine (file)" per results file.
+    {{provenance SOURCE cells=PREFIX}}  the same for each process (in the file's ``writers``) that wrote a
+                              cell starting with PREFIX (``m1m2/``): one section's rows of a shared file.
     {{machine SOURCE}}        the machine of one results file, in words.
     {{table NAME ARGS...}}    a whole table by the renderer renderers.TABLES[NAME] (networks, reconstruction, ...).
     {{# comment}}             renders nothing.
@@ -326,7 +328,16 @@ class Renderer:
                 raise PageError(f"the claim {rest.strip()!r} no longer holds: reword the sentence it guards")
             return _EMPTY
         if word in ("provenance", "machine"):
-            docs = [(name, self.sources.load(name)) for name in rest.split()]
+            names = [n for n in rest.split() if not n.startswith("cells=")]
+            docs = [(name, self.sources.load(name)) for name in names]
+            prefixes = [n.removeprefix("cells=") for n in rest.split() if n.startswith("cells=")]
+            if prefixes:  # the processes that wrote those cells of a shared file, one sentence each
+                if word != "provenance" or len(docs) != 1 or len(prefixes) != 1:
+                    raise PageError("cells=PREFIX goes with provenance and one results file")
+                try:
+                    docs = [(names[0], w) for w in renderers.writers_of(docs[0][1], prefixes[0])]
+                except ValueError as e:
+                    raise PageError(f"{names[0]}: {e}") from None
             if not docs or (word == "machine" and len(docs) != 1):
                 raise PageError(f"{word} needs {'one results file' if word == 'machine' else 'results files'}")
             return renderers.provenance(docs) if word == "provenance" else renderers.machine(docs[0][1])

@@ -162,6 +162,25 @@ def test_provenance_of_a_file_several_processes_wrote_says_its_command_is_the_la
     assert "processes" not in page.renderers.provenance([("t.json", {**doc, "writers": doc["writers"][:1]})])
 
 
+def test_provenance_of_some_cells_of_a_shared_file_names_the_processes_that_wrote_them(toy):
+    """Two sections read one file that two kinds of process filled (M2, then M1+M2): each says its own command."""
+    results, _, _ = toy.paths
+    m2 = {"command": "python semi.py --models cvae", "commit": "aaaaaaa1", "date": "2026-01-01",
+          "machine": {"cores": 2}, "cells": ["cvae/100/s0", "cvae/100/s1"]}
+    m1m2 = {**m2, "command": "python semi.py --models m1m2", "commit": "bbbbbbb2", "date": "2026-01-02",
+            "machine": {"cores": 16, "gpu": "H100"}, "cells": ["m1m2/100/s0"]}
+    (results / "s.json").write_text(json.dumps({**m1m2, "cells": None, "writers": [m2, m1m2]}))
+    assert toy("{{provenance s.json cells=cvae/}}") == (
+        "Measured: `python semi.py --models cvae` at commit `aaaaaaa`, 2026-01-01, on 2 cores (reported as \"unknown CPU\"), "
+        "no GPU (`s.json`).")
+    text = toy("{{provenance s.json cells=m1m2/}}")
+    assert "--models m1m2` at commit `bbbbbbb`, 2026-01-02, on 16 cores" in text and "GPU H100" in text and "cvae" not in text
+    with pytest.raises(page.PageError, match=r"s.json: no writer measured a cell starting with 'aae/' \(cells: cvae/100/s0"):
+        toy("{{provenance s.json cells=aae/}}")
+    with pytest.raises(page.PageError, match="cells=PREFIX goes with provenance and one results file"):
+        toy("{{machine s.json cells=cvae/}}")
+
+
 def test_reconstruction_table_groups_by_data_set_bolds_the_lowest_and_shows_pending_cells():
     doc = {"rows": [{"data": "mnist", "model": "pca", "net": "-", "code": 2, "test_mse": 0.0557},
                     {"data": "fashion-mnist", "model": "pca", "net": "-", "code": 2, "test_mse": 0.0461},

@@ -1,7 +1,8 @@
 """The named parts of BENCHMARKS.md that scripts/make_benchmarks_page.py cannot spell cell by cell.
 
 - ``provenance(docs)`` and ``machine(doc)``: where a results file came from, from its own fields
-  (commit, commit_at_start, command, machine, date, limit, provenance);
+  (commit, commit_at_start, command, machine, date, limit, provenance); ``writers_of(doc, prefix)``
+  the processes that wrote some of a shared file's cells;
 - ``TABLES``: whole tables built from a list in a results file, ``{{table NAME ARGS...}}``; each
   renderer gets ``load`` (file name -> parsed file; "published" is published.yaml), ``fmt`` (the
   script's number formatting) and the ARGS;
@@ -34,8 +35,19 @@ def machine(doc: dict) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def writers_of(doc: dict, prefix: str) -> list[dict]:
+    """The entries of a shared results file's ``writers`` that measured a cell starting with ``prefix``
+    (``m1m2/``: the processes that wrote its M1+M2 rows), each standing as a results file's provenance."""
+    found = [w for w in doc.get("writers") or () if any(str(c).startswith(prefix) for c in w.get("cells") or ())]
+    if not found:
+        cells = sorted({str(c) for w in doc.get("writers") or () for c in w.get("cells") or ()})
+        raise ValueError(f"no writer measured a cell starting with {prefix!r} (cells: {', '.join(cells) or 'none listed'})")
+    return found
+
+
 def provenance(docs: list[tuple[str, dict]]) -> str:
-    """One "Measured: ..." sentence per results file (a list when there are several)."""
+    """One "Measured: ..." sentence per results file (a list when there are several); a (name, doc)
+    may also be one writer of a shared file (see ``writers_of``), its sentence then that process's."""
     lines = []
     for name, doc in docs:
         text = f"`{doc.get('command', '(no command recorded)')}` at commit {_commit(doc.get('commit', 'unknown'))}"
