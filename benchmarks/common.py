@@ -79,10 +79,15 @@ def writers(path: Path | None, cells: list[str]) -> list[dict]:
     """Who wrote a results file that processes share (under --resume): the writers listed in ``path``
     (for a file from before the list, its top-level provenance, cells unknown) and this process, one
     entry each: commit, command, machine, date, start time and pid, and the cells it measured. The
-    file's top-level provenance is its last writer's; this list keeps every writer's."""
+    file's top-level provenance is its last writer's; this list keeps every writer's, with the file's
+    ``provenance`` note (how a commit or command was recorded after the fact) on the writer it describes."""
     old = json.loads(path.read_text()) if path is not None and path.is_file() else None
     listed = [] if old is None else old.get("writers") or [{**{k: old.get(k) for k in ("commit", "command", "machine", "date")},
                                                             "cells": None}]
+    if old is not None and old.get("provenance") and "provenance" not in listed[-1]:
+        # a note on how the top-level commit and command were recorded: they are the last writer's, so
+        # the note goes with that writer (the next save's top level is this process's, without the note)
+        listed[-1] = {**listed[-1], "provenance": old["provenance"]}
     me = {"commit": git_commit(), "command": command(), "machine": machine(), "date": time.strftime("%Y-%m-%d"),
           "started": _START.get("started"), "pid": os.getpid(), "cells": cells}
     return [w for w in listed if (w.get("started"), w.get("pid")) != (me["started"], me["pid"])] + [me]

@@ -338,6 +338,7 @@ class Renderer:
                     docs = [(names[0], w) for w in renderers.writers_of(docs[0][1], prefixes[0])]
                 except ValueError as e:
                     raise PageError(f"{names[0]}: {e}") from None
+                return renderers.provenance(docs, cells=prefixes[0])
             if not docs or (word == "machine" and len(docs) != 1):
                 raise PageError(f"{word} needs {'one results file' if word == 'machine' else 'results files'}")
             return renderers.provenance(docs) if word == "provenance" else renderers.machine(docs[0][1])

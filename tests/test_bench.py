@@ -128,6 +128,29 @@ def test_processes_sharing_the_semi_supervised_table_fill_one_file(tmp_path: Pat
     assert [w["cells"] for w in res["writers"]] == [["cvae/100/s1"], ["cvae/100/s0"], ["cvae/100/s0"]]
 
 
+def test_a_note_on_how_a_shared_file_was_recorded_stays_with_the_writer_it_describes(tmp_path: Path) -> None:
+    """A results file's hand-written ``provenance`` note (e.g. "trained at X, evaluated again at the
+    commit above") is about its top-level commit and command, which are its last writer's: when another
+    process writes the file, the note moves into that writer's entry instead of being dropped."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import common
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    path = tmp_path / "t.json"
+    first = {"commit": "a" * 40, "command": "python semi.py --seeds 0", "cells": ["cvae/100/s0"], "started": "t0", "pid": 1}
+    path.write_text(json.dumps({**first, "provenance": "trained at commit b, evaluated at the commit above", "writers": [first]}))
+    listed = common.writers(path, ["m1m2/100/s0"])
+    assert listed[0] == {**first, "provenance": "trained at commit b, evaluated at the commit above"}
+    assert "provenance" not in listed[1] and listed[1]["cells"] == ["m1m2/100/s0"]
+    # a file from before the list: its top-level fields are its one writer, the note with them
+    path.write_text(json.dumps({"commit": "c" * 40, "command": "an earlier run", "provenance": "see the log"}))
+    assert [(w["command"], w.get("provenance")) for w in common.writers(path, ["x"])] == [("an earlier run", "see the log"),
+                                                                                          (common.command(), None)]
+
+
 def test_semi_supervised_table_selects_the_epoch_on_validation_error(tmp_path: Path, shared_data: Path) -> None:
     """--select val-error: each row says its selected epoch and validation error, and the last epoch's
     test error beside the selected one's, in a results file of its own."""

@@ -172,9 +172,16 @@ def test_provenance_of_some_cells_of_a_shared_file_names_the_processes_that_wrot
     (results / "s.json").write_text(json.dumps({**m1m2, "cells": None, "writers": [m2, m1m2]}))
     assert toy("{{provenance s.json cells=cvae/}}") == (
         "Measured: `python semi.py --models cvae` at commit `aaaaaaa`, 2026-01-01, on 2 cores (reported as \"unknown CPU\"), "
-        "no GPU (`s.json`).")
+        "no GPU (the `cvae/` cells of `s.json`).")
     text = toy("{{provenance s.json cells=m1m2/}}")
     assert "--models m1m2` at commit `bbbbbbb`, 2026-01-02, on 16 cores" in text and "GPU H100" in text and "cvae" not in text
+    two = {**m1m2, "command": "python semi.py --models m1m2 --seeds 1", "cells": ["m1m2/100/s1"], "provenance": "a note"}
+    (results / "s.json").write_text(json.dumps({"writers": [m2, m1m2, two]}))
+    assert toy("{{provenance s.json cells=m1m2/}}").splitlines() == [
+        "Measured (the `m1m2/` cells of `s.json`, one process each):", "",
+        "- `python semi.py --models m1m2` at commit `bbbbbbb`, 2026-01-02, on 16 cores (reported as \"unknown CPU\"), GPU H100.",
+        "- `python semi.py --models m1m2 --seeds 1` at commit `bbbbbbb`, 2026-01-02, on 16 cores (reported as \"unknown CPU\"), "
+        "GPU H100; see its entry in `writers` for how the commit and command were recorded."]
     with pytest.raises(page.PageError, match=r"s.json: no writer measured a cell starting with 'aae/' \(cells: cvae/100/s0"):
         toy("{{provenance s.json cells=aae/}}")
     with pytest.raises(page.PageError, match="cells=PREFIX goes with provenance and one results file"):

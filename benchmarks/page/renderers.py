@@ -45,9 +45,9 @@ def writers_of(doc: dict, prefix: str) -> list[dict]:
     return found
 
 
-def provenance(docs: list[tuple[str, dict]]) -> str:
-    """One "Measured: ..." sentence per results file (a list when there are several); a (name, doc)
-    may also be one writer of a shared file (see ``writers_of``), its sentence then that process's."""
+def provenance(docs: list[tuple[str, dict]], cells: str | None = None) -> str:
+    """One "Measured: ..." sentence per results file (a list when there are several); with ``cells``,
+    one per process that wrote those cells of one shared file (the docs are its ``writers_of``)."""
     lines = []
     for name, doc in docs:
         text = f"`{doc.get('command', '(no command recorded)')}` at commit {_commit(doc.get('commit', 'unknown'))}"
@@ -57,10 +57,15 @@ def provenance(docs: list[tuple[str, dict]]) -> str:
         if doc.get("limit"):
             text += f"; trained on the first {doc['limit']:,} training digits only"
         if doc.get("provenance"):
-            text += "; see its `provenance` for how the commit and command were recorded"
+            text += f"; see {'its entry in `writers`' if cells else 'its `provenance`'} for how the commit and command were recorded"
         if len(doc.get("writers") or ()) > 1:  # processes that shared the file: the command above is the last one's
             text += f"; the last of {len(doc['writers'])} processes that wrote it, each listed in its `writers` with its command and cells"
         lines.append((name, text))
+    if cells:
+        where = f"the `{cells}` cells of `{docs[0][0]}`"
+        if len(lines) == 1:
+            return f"Measured: {lines[0][1]} ({where})."
+        return f"Measured ({where}, one process each):\n\n" + "\n".join(f"- {text}." for _, text in lines)
     if len(lines) == 1:
         return f"Measured: {lines[0][1]} (`{lines[0][0]}`)."
     return "Measured:\n\n" + "\n".join(f"- `{name}`: {text}." for name, text in lines)
