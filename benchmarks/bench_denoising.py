@@ -2,6 +2,7 @@
 
     python benchmarks/bench_denoising.py --epochs 10 --seeds 0,1,2 [--resume]
     python benchmarks/bench_denoising.py --corruptions masking:0,masking:0.25 --epochs 5
+    python benchmarks/bench_denoising.py --net vincent --epochs 10 --seeds 0,1,2 [--resume]
 
 Model: the denoising-ae preset, one fixed architecture for every cell: MLP 784-512-256-32 (ReLU, linear
 code, Bernoulli likelihood), trained with aekit's defaults (Adam 1e-3, batch 128, the default 10%
@@ -22,6 +23,12 @@ psnr    restored PSNR: the test digits corrupted by the model's own training cor
         reconstructed, PSNR (dB, peak 1, averaged over images) against the clean digits; the PSNR of
         the corrupted digits themselves is the baseline. Masking 0: no corruption, so the restored
         PSNR is that of the clean reconstructions and the baseline is none.
+--net vincent trains Vincent et al.'s layer instead: one overcomplete hidden layer of --code (default 1000)
+sigmoid units with tied weights (784-1000-784, Bernoulli cross-entropy, bench_pretraining's LAYER), the
+network whose features the paper judged, so that the sweep tests the claim at the paper's sizes (aekit's
+training defaults kept, not the paper's SGD). A network other than the default 784-512-256-32 gets its own
+results file and run folders (denoising_sweep_vincent1000_{E}ep.json, runs/denoise-vincent1000-…;
+--code 64 alone: …_code64_…), so that it never replaces the default table.
 Also the clean test MSE (metrics.json), parameters and training seconds. The lecture's claim (Vincent
 et al. 2010): about 25% masking gives the best features; ``best`` in the JSON says which level did
 (by the mean over the seeds). Runs go to results/runs/denoise-KIND-LEVEL (seed 0) and
@@ -39,12 +46,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
+from bench_pretraining import LAYER  # noqa: E402
 from common import add_resume_option, apply_options, parser, save, train_run  # noqa: E402
 
 SWEEP = ("masking:0", "masking:0.1", "masking:0.25", "masking:0.5", "masking:0.75", "masking:0.9",
          "gaussian:0.1", "gaussian:0.3", "gaussian:0.5",
          "salt-pepper:0.1", "salt-pepper:0.25", "salt-pepper:0.5")
 NET = {"net": "mlp", "hidden": [512, 256], "activation": "relu", "code_activation": "linear"}
+NETS = {"bottleneck": (NET, 32, "MLP 784-512-256-{code} (ReLU, linear code)"),
+        "vincent": ({"net": "mlp", **{k: v for k, v in LAYER.items() if k != "latent_dim"}}, LAYER["latent_dim"],
+                    "MLP 784-{code}-784, one sigmoid layer, tied weights (Vincent et al. 2010's layer)")}
+
+
+def tag(net: str, code: int) -> str:
+    """What names a sweep's results file and run folders: '' for the default network (784-512-256-32),
+    else the network and code ('vincent1000', 'code64'), so that no other sweep replaces the default's."""
+    if net == "bottleneck":
+        return "" if code == NETS[net][1] else f"code{code}"
+    return f"{net}{code}"
 
 
 def parse(spec: str, ap) -> tuple[str, float]:
@@ -71,16 +90,16 @@ def pixel_probe(seed: int) -> dict:
     return {"probe_error_pct": 100 * (1 - acc), "probe_seconds": time.perf_counter() - t0, "n_train": len(prep.x_train)}
 
 
-def model_cell(kind: str, level: float, code: int, epochs: int, seed: int, corruption_seed: int) -> dict:
+def model_cell(kind: str, level: float, net: str, code: int, epochs: int, seed: int, corruption_seed: int) -> dict:
     import aekit
     from aekit.evaluate import code_metrics
     from aekit.run import run_data, scaled_arrays
     from aekit.tasks.denoise import denoise
 
     corruption = {"corruption": "none"} if level == 0 else {"corruption": kind, "noise_level": level}
-    name = f"denoise-{kind}-{level:g}" + (f"-s{seed}" if seed else "")
+    name = "-".join(["denoise", *filter(None, [tag(net, code)]), kind, f"{level:g}"]) + (f"-s{seed}" if seed else "")
     run, secs = train_run(name, "denoising-ae", data="mnist", latent_dim=code, epochs=epochs, seed=seed,
-                          quiet=True, **NET, **corruption)
+                          quiet=True, **NETS[net][0], **corruption)
     m = json.loads((run / "metrics.json").read_text())
     model = aekit.load(run)
     cfg = aekit.load_config(run)
@@ -100,7 +119,7 @@ def model_cell(kind: str, level: float, code: int, epochs: int, seed: int, corru
             "n_params": m["n_params"], "train_seconds": secs, "probe_seconds": probe_secs,
             "epochs_trained": len(common.read_history(run)), "n_train": len(arrays["train"]), "n_test": len(arrays["test"]),
             "model_options": {k: getattr(cfg.model, k) for k in ("net", "hidden", "activation", "code_activation", "latent_dim",
-                                                                 "likelihood", "corruption", "noise_level")
+                                                                 "tied", "likelihood", "corruption", "noise_level")
                               if not (k == "noise_level" and cfg.model.corruption == "none")},
             "train_options": {k: getattr(cfg.train, k) for k in ("epochs", "batch_size", "lr", "optimizer", "seed")},
             "run": os.path.relpath(run, common.RESULTS), "warnings": m.get("warnings", [])}
@@ -160,7 +179,10 @@ def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--corruptions", default=",".join(SWEEP), help="comma-separated KIND:LEVEL (masking:0 = no corruption)")
-    ap.add_argument("--code", type=int, default=32, help="code size of every model")
+    ap.add_argument("--net", choices=tuple(NETS), default="bottleneck",
+                    help="bottleneck: MLP 784-512-256-CODE (ReLU, linear code); vincent: one layer of CODE sigmoid units, "
+                         "tied weights (Vincent et al. 2010)")
+    ap.add_argument("--code", type=int, help="code size of every model (default 32 for bottleneck, 1000 for vincent)")
     ap.add_argument("--no-pixels", action="store_true", help="leave out the probe on the raw pixels")
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds (weights, split, shuffling, training corruption)")
     ap.add_argument("--corruption-seed", type=int, default=0, help="seed of the test digits' corruption")
@@ -169,6 +191,11 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
+    code = NETS[a.net][1] if a.code is None else a.code
+    if code < 1:
+        ap.error(f"--code: a positive number of code units (got {code})")
+    net_opts, _, net_text = NETS[a.net]
+    results = "_".join(["denoising_sweep", *filter(None, [tag(a.net, code)]), f"{a.epochs}ep"])
     specs = [parse(s, ap) for s in a.corruptions.split(",") if s]
     if not specs:
         ap.error("--corruptions: none given")
@@ -184,8 +211,8 @@ def main() -> None:
     payload: dict = {
         "benchmark": "denoising sweep (Table 3)", "epochs": a.epochs, "seeds": seeds, "corruption_seed": a.corruption_seed,
         "protocol": {
-            "model": f"denoising-ae preset, MLP 784-512-256-{a.code} (ReLU, linear code), Bernoulli likelihood, target: the clean digit",
-            "model_options": {**NET, "latent_dim": a.code},
+            "model": f"denoising-ae preset, {net_text.format(code=code)}, Bernoulli likelihood, target: the clean digit",
+            "model_options": {**net_opts, "latent_dim": code},
             "training": "aekit defaults: Adam lr 1e-3, batch 128, 10% validation split held out (seeded); masking:0 = corruption none",
             "probe": "aekit.metrics.codes.linear_probe_accuracy: StandardScaler + LogisticRegression(C=1.0, max_iter=2000) "
                      "fitted on the codes of the run's training split (clean digits), test error % on the test codes",
@@ -199,20 +226,20 @@ def main() -> None:
     }
     for kind, level, seed in todo:
         t0 = time.perf_counter()
-        fig = pixel_probe(seed) if kind == "pixels" else model_cell(kind, level, a.code, a.epochs, seed, a.corruption_seed)
+        fig = pixel_probe(seed) if kind == "pixels" else model_cell(kind, level, a.net, code, a.epochs, seed, a.corruption_seed)
         row = {"corruption": label[(kind, level)], "kind": kind, "level": level, "seed": seed, **fig,
                "wall_seconds": time.perf_counter() - t0}
         payload["rows"].append(row)
         payload["pending"] = payload["pending"][1:]
         payload["cells"] = summarize(payload["rows"])
         payload["best"] = best(payload["cells"])
-        save(f"denoising_sweep_{a.epochs}ep", payload)
+        save(results, payload)
         noisy = row.get("psnr_corrupted_db")
         psnr = (f", PSNR {'(clean)' if noisy is None else f'{noisy:.2f}'} → {row['psnr_restored_db']:.2f} dB"
                 if "psnr_restored_db" in row else "")
         print(f"{row['corruption']:<17} seed {seed}: probe error {row['probe_error_pct']:.2f}%{psnr}", flush=True)
     payload["markdown"] = markdown(payload["cells"])
-    path = save(f"denoising_sweep_{a.epochs}ep", payload)
+    path = save(results, payload)
     print("\n" + payload["markdown"] + "\n")
     print("best:", json.dumps(payload["best"]))
     print("written:", path)

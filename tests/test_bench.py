@@ -203,6 +203,39 @@ def test_the_makhzani_recipe_widens_the_semi_supervised_aae_and_refuses_the_othe
     assert saved["latent_dim"] == 10 and 0 < row["test_error_pct"] < 100  # the preset's code kept
 
 
+def test_the_denoising_sweep_at_the_papers_sizes_never_replaces_the_default_table(tmp_path: Path, shared_data: Path) -> None:
+    """bench_denoising.py --net vincent (one layer of sigmoid units, tied weights) and --code: their own
+    results file and run folders, beside the default sweep's, never over them; a bad code is refused."""
+    import os
+    import subprocess
+    import sys
+
+    def sweep(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(REPO / "benchmarks" / "bench_denoising.py"), "--epochs", "1", "--corruptions", "masking:0.25",
+               "--no-pixels", "--limit", "256", "--results", str(tmp_path), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    bad = sweep("--code", "0")
+    assert bad.returncode == 2 and "--code: a positive number" in bad.stderr and not list(tmp_path.iterdir())
+    assert sweep().returncode == 0
+    assert sweep("--net", "vincent", "--code", "16").returncode == 0
+    assert sweep("--code", "8").returncode == 0
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [
+        "denoising_sweep_1ep.json", "denoising_sweep_code8_1ep.json", "denoising_sweep_vincent16_1ep.json"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "denoise-code8-masking-0.25", "denoise-masking-0.25", "denoise-vincent16-masking-0.25"]
+    import aekit
+
+    layer = aekit.load_config(tmp_path / "runs" / "denoise-vincent16-masking-0.25").to_dict()["model"]
+    assert (layer["hidden"], layer["latent_dim"], layer["code_activation"], layer["tied"]) == ([], 16, "sigmoid", True)
+    default = aekit.load_config(tmp_path / "runs" / "denoise-masking-0.25").to_dict()["model"]
+    assert (default["hidden"], default["latent_dim"], default["tied"]) == ([512, 256], 32, False)
+    res = json.loads((tmp_path / "denoising_sweep_vincent16_1ep.json").read_text())
+    assert res["protocol"]["model_options"]["tied"] is True and "784-16-784" in res["protocol"]["model"]
+    (row,) = res["rows"]
+    assert row["run"] == "runs/denoise-vincent16-masking-0.25" and 0 < row["probe_error_pct"] < 100
+
+
 def test_processes_sharing_the_reconstruction_table_fill_one_file(tmp_path: Path, shared_data: Path) -> None:
     """Table 2 split across processes under --resume (one per model, as on a GPU): each keeps the
     others' rows and pending cells; rows come in the table's order and say their commit and device."""
