@@ -7,6 +7,7 @@
     python benchmarks/probabilistic.py semi --recipe pyro --labels 100,600,1000,3000 --seeds 0,1,2,3,4 --epochs 50 [--resume] \
         [--select val-error]                                      # Table 6; val-error: the best validation epoch
     python benchmarks/probabilistic.py semi --recipe makhzani --models aae-semi ...  # the AAE at the paper's 1000-unit widths
+    python benchmarks/probabilistic.py semi --recipe pyro-batch --models m1m2 --m1-epochs 300 ...  # M1+M2 on a longer M1
 
 Every run writes its folder under benchmarks/results/runs/ (not committed) and its figures to
 benchmarks/results/<name>.json (committed), with the commit, the command and the machine: they are
@@ -197,10 +198,11 @@ def semi(a: argparse.Namespace) -> None:
     that processes sharing one table (e.g. one per model and seed on a GPU) fill it together."""
     recipe = RECIPES[a.recipe]
     check_recipe(a.recipe, a.models.split(","))
+    check_m1_options(a)
     results: dict[str, dict[str, list[dict]]] = {}
     m1 = None
     val = a.select == "val-error"
-    name = f"semi_supervised_{a.recipe}_{a.epochs}ep" + ("_val" if val else "")
+    name = f"semi_supervised_{a.recipe}_{a.epochs}ep{m1_tag(a.m1_epochs, '_')}" + ("_val" if val else "")
     for labels in map(int, a.labels.split(",")):
         for model in a.models.split(","):
             for seed in map(int, a.seeds.split(",")):
@@ -212,13 +214,11 @@ def semi(a: argparse.Namespace) -> None:
                 else:
                     opts.update(recipe["aae"])
                 if model == "m1m2":
-                    if m1 is None and (runs_dir() / "semi-m1-vae" / "model.safetensors").exists() and not a.retrain_m1:
-                        m1 = runs_dir() / "semi-m1-vae"  # reuse M1 (its config.yaml records how it was trained)
-                    if m1 is None:
-                        m1, _ = train_run("semi-m1-vae", "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0,
-                                          device=a.device)
+                    m1 = m1 or m1_run(a)
                     opts["m1_run"] = str(m1)
-                run, secs = train_run(f"semi-{a.recipe}-{model}-{labels}-s{seed}-{a.epochs}ep" + ("-val" if val else ""), model, **opts)
+                tag = m1_tag(a.m1_epochs, "-") if model == "m1m2" else ""
+                run, secs = train_run(f"semi-{a.recipe}-{model}-{labels}-s{seed}-{a.epochs}ep{tag}" + ("-val" if val else ""), model,
+                                      **opts)
                 row = semi_row(run, seed, secs, opts, val)
                 print(f"{model} {labels} labels seed {seed}: test error {row['test_error_pct']:.2f}%, {secs:.0f} s"
                       + (f" (epoch {row['selected_epoch']}; the last epoch's {row['last_epoch_test_error_pct']:.2f}%)" if val else ""),
@@ -236,6 +236,50 @@ def semi(a: argparse.Namespace) -> None:
                                 "selection": SELECTION[a.select], "figure": val_figure(summary, name) if val else None,
                                 "reference": "M2 11.97, M1+M2 3.33 (Kingma 2014); AAE 1.90 (Makhzani 2015); "
                                              "Pyro's SS-VAE example: 6.8% at 100 labels, 4.2% at 3000 (M2)"})
+
+
+M1_EPOCHS = 30  # the default M1's epochs: its run is results/runs/semi-m1-vae, and no name says its epochs
+
+
+def m1_tag(m1_epochs: int, sep: str) -> str:
+    """What a name says of a non-default M1 (``_m1-300ep``), so that M1+M2 on a longer M1 never
+    replaces the default M1's runs and table: empty for the default."""
+    return "" if m1_epochs == M1_EPOCHS else f"{sep}m1-{m1_epochs}ep"
+
+
+def check_m1_options(a: argparse.Namespace) -> None:
+    """--m1-epochs and --retrain-m1 set M1+M2's M1: refused, before anything trains, without m1m2 in
+    --models or with fewer than one epoch; --m1-epochs defaults to M1_EPOCHS."""
+    given = [flag for flag, v in (("--m1-epochs", a.m1_epochs is not None), ("--retrain-m1", a.retrain_m1)) if v]
+    if given and "m1m2" not in a.models.split(","):
+        raise SystemExit(f"error: {' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to M1+M2's M1 only, but --models "
+                         f"{a.models} has no m1m2; "
+                         f"fix: add m1m2 to --models, or leave {' and '.join(given)} out")
+    if a.m1_epochs is not None and a.m1_epochs < 1:
+        raise SystemExit(f"error: --m1-epochs {a.m1_epochs}: M1 needs at least one epoch; fix: --m1-epochs {M1_EPOCHS} (the default)")
+    a.m1_epochs = M1_EPOCHS if a.m1_epochs is None else a.m1_epochs
+
+
+def m1_run(a: argparse.Namespace) -> Path:
+    """M1 of M1+M2: a ``vae`` 784-500-500-50 trained --m1-epochs epochs (seed 0) into results/runs/
+    semi-m1-vae (-Nep for a non-default length), trained by the first run that needs it and reused by
+    the others (--retrain-m1: trained again from scratch, under --resume too). A reused M1 trained for
+    another number of epochs (by an earlier version of this script) is refused, not silently used."""
+    name = "semi-m1-vae" + ("" if a.m1_epochs == M1_EPOCHS else f"-{a.m1_epochs}ep")
+    run = runs_dir() / name
+    if (run / "model.safetensors").exists() and not a.retrain_m1:
+        import aekit
+
+        trained = aekit.load_config(run).to_dict()["train"]["epochs"]
+        if trained != a.m1_epochs:
+            raise SystemExit(f"error: the M1 in {run} was trained {trained} epochs, not --m1-epochs {a.m1_epochs}; "
+                             f"fix: --retrain-m1 to train it again, or --m1-epochs {trained}")
+        return run
+    if a.retrain_m1 and run.exists():
+        import shutil
+
+        shutil.rmtree(run)  # else --resume would take its checkpoint for a run to continue
+    return train_run(name, "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0, device=a.device)[0]
 
 
 SELECTION = {"last": "none: the last epoch's model, evaluated once on the test split",
@@ -347,8 +391,10 @@ def main() -> None:
                         "pyro-batch: pyro with the labelled batch weighted like the unlabelled one | makhzani: aae-semi only, "
                         "Makhzani et al.'s 1000-unit layers [default: kingma]")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--m1-epochs", type=int, default=30)
-    p.add_argument("--retrain-m1", action="store_true", help="train M1 again even if results/runs/semi-m1-vae exists")
+    p.add_argument("--m1-epochs", type=int, default=None,
+                   help=f"M1+M2's M1: epochs of its vae; another length than {M1_EPOCHS} names its runs and results _m1-Nep "
+                        f"[default: {M1_EPOCHS}]")
+    p.add_argument("--retrain-m1", action="store_true", help="train M1 again even if its run (results/runs/semi-m1-vae[-Nep]) exists")
     p.add_argument("--select", default="last", choices=sorted(SELECTION),
                    help="which epoch's model is tested: last, or val-error (least error on the labelled validation split; "
                         "results in semi_supervised_RECIPE_Eep_val.json) [default: last]")

@@ -203,6 +203,46 @@ def test_the_makhzani_recipe_widens_the_semi_supervised_aae_and_refuses_the_othe
     assert saved["latent_dim"] == 10 and 0 < row["test_error_pct"] < 100  # the preset's code kept
 
 
+def test_a_longer_m1_gets_its_own_runs_and_table_and_a_mismatched_m1_is_refused(tmp_path: Path, shared_data: Path) -> None:
+    """--m1-epochs N: M1+M2 on an M1 of N epochs, in run folders and a results file named for it (never
+    the default M1's); an M1 folder trained for another length is refused, not reused as if it were
+    the asked one; the M1 options without m1m2 are refused."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    def semi(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(REPO / "benchmarks" / "probabilistic.py"), "semi", "--recipe", "pyro", "--labels", "100",
+               "--seeds", "0", "--epochs", "1", "--limit", "256", "--results", str(tmp_path), "--device", "cpu", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    done = semi("--models", "m1m2", "--m1-epochs", "1")
+    assert done.returncode == 0, done.stderr
+    res = json.loads((tmp_path / "semi_supervised_pyro_1ep_m1-1ep.json").read_text())
+    assert res["m1_epochs"] == 1 and 0 < res["summary"]["m1m2"]["100"]["runs"][0]["test_error_pct"] < 100
+    runs = tmp_path / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == ["semi-m1-vae-1ep", "semi-pyro-m1m2-100-s0-1ep-m1-1ep"]
+    import aekit
+
+    assert aekit.load_config(runs / "semi-pyro-m1m2-100-s0-1ep-m1-1ep").to_dict()["model"]["m1_run"] == str(runs / "semi-m1-vae-1ep")
+    # --retrain-m1 trains it again from scratch, under --resume too (not the finished run evaluated again)
+    history = (runs / "semi-m1-vae-1ep" / "history.csv").read_text()
+    assert semi("--models", "m1m2", "--m1-epochs", "1", "--retrain-m1", "--resume").returncode == 0
+    assert (runs / "semi-m1-vae-1ep" / "history.csv").read_text() != history
+    # an M1 folder of the default name holding another length (as an earlier version wrote it): refused
+    shutil.copytree(runs / "semi-m1-vae-1ep", runs / "semi-m1-vae")
+    refused = semi("--models", "m1m2")
+    assert refused.returncode != 0 and "was trained 1 epochs, not --m1-epochs 30" in refused.stderr and "--retrain-m1" in refused.stderr
+    assert not (tmp_path / "semi_supervised_pyro_1ep.json").exists()
+    for args, says in ((("--models", "cvae", "--m1-epochs", "5"), "--m1-epochs applies to M1+M2's M1 only, but --models cvae has no m1m2"),
+                       (("--models", "cvae", "--retrain-m1"), "--retrain-m1 applies to M1+M2's M1 only"),
+                       (("--models", "m1m2", "--m1-epochs", "0"), "--m1-epochs 0: M1 needs at least one epoch")):
+        bad = semi(*args)
+        assert bad.returncode != 0 and says in bad.stderr and "fix:" in bad.stderr, args
+    assert not (tmp_path / "semi_supervised_pyro_1ep.json").exists()
+
+
 def test_the_denoising_sweep_at_the_papers_sizes_never_replaces_the_default_table(tmp_path: Path, shared_data: Path) -> None:
     """bench_denoising.py --net vincent (one layer of sigmoid units, tied weights) and --code: their own
     results file and run folders, beside the default sweep's, never over them; a bad code is refused."""
