@@ -260,26 +260,30 @@ def check_m1_options(a: argparse.Namespace) -> None:
     a.m1_epochs = M1_EPOCHS if a.m1_epochs is None else a.m1_epochs
 
 
+def m1_run_name(m1_epochs: int) -> str:
+    return "semi-m1-vae" + ("" if m1_epochs == M1_EPOCHS else f"-{m1_epochs}ep")
+
+
 def m1_run(a: argparse.Namespace) -> Path:
     """M1 of M1+M2: a ``vae`` 784-500-500-50 trained --m1-epochs epochs (seed 0) into results/runs/
     semi-m1-vae (-Nep for a non-default length), trained by the first run that needs it and reused by
     the others (--retrain-m1: trained again from scratch, under --resume too). A reused M1 trained for
     another number of epochs (by an earlier version of this script) is refused, not silently used."""
-    name = "semi-m1-vae" + ("" if a.m1_epochs == M1_EPOCHS else f"-{a.m1_epochs}ep")
-    run = runs_dir() / name
+    run = runs_dir() / m1_run_name(a.m1_epochs)
     if (run / "model.safetensors").exists() and not a.retrain_m1:
         import aekit
 
         trained = aekit.load_config(run).to_dict()["train"]["epochs"]
         if trained != a.m1_epochs:
             raise SystemExit(f"error: the M1 in {run} was trained {trained} epochs, not --m1-epochs {a.m1_epochs}; "
-                             f"fix: --retrain-m1 to train it again, or --m1-epochs {trained}")
+                             f"fix: --retrain-m1 to train it again (or, to use it, rename it {m1_run_name(trained)} and "
+                             f"pass --m1-epochs {trained})")
         return run
     if a.retrain_m1 and run.exists():
         import shutil
 
         shutil.rmtree(run)  # else --resume would take its checkpoint for a run to continue
-    return train_run(name, "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0, device=a.device)[0]
+    return train_run(run.name, "vae", hidden=[500, 500], latent_dim=50, epochs=a.m1_epochs, seed=0, device=a.device)[0]
 
 
 SELECTION = {"last": "none: the last epoch's model, evaluated once on the test split",

@@ -234,6 +234,7 @@ def test_a_longer_m1_gets_its_own_runs_and_table_and_a_mismatched_m1_is_refused(
     shutil.copytree(runs / "semi-m1-vae-1ep", runs / "semi-m1-vae")
     refused = semi("--models", "m1m2")
     assert refused.returncode != 0 and "was trained 1 epochs, not --m1-epochs 30" in refused.stderr and "--retrain-m1" in refused.stderr
+    assert "rename it semi-m1-vae-1ep and pass --m1-epochs 1" in refused.stderr
     assert not (tmp_path / "semi_supervised_pyro_1ep.json").exists()
     for args, says in ((("--models", "cvae", "--m1-epochs", "5"), "--m1-epochs applies to M1+M2's M1 only, but --models cvae has no m1m2"),
                        (("--models", "cvae", "--retrain-m1"), "--retrain-m1 applies to M1+M2's M1 only"),
