@@ -333,3 +333,40 @@ def test_the_peers_table_can_write_one_model_to_a_file_of_its_own(tmp_path: Path
     assert [p.name for p in tmp_path.iterdir()] == ["peers_speed_ae.json"]
     res = json.loads((tmp_path / "peers_speed_ae.json").read_text())
     assert res["models"] == ["ae"] and "--name peers_speed_ae" in res["command"] and res["results"]["ae"]["runs"]["aekit"]
+
+
+def test_a_labelled_weight_gets_its_own_runs_and_table_and_is_refused_where_it_weighs_nothing(tmp_path: Path, shared_data: Path) -> None:
+    """--labelled-weight W,...: M2's labelled minibatch weighted W against the unlabelled batch
+    (model.labelled_weight), one table and run folder per weight, named for it (1: the recipe's own);
+    refused before anything is written under a recipe of Kingma et al.'s J^α, without M2, or for a
+    weight that is not a positive number."""
+    import os
+    import subprocess
+    import sys
+
+    import aekit
+
+    def semi(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, str(REPO / "benchmarks" / "probabilistic.py"), "semi", "--labels", "100", "--seeds", "0",
+               "--epochs", "1", "--limit", "256", "--results", str(tmp_path), "--device", "cpu", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+    for args, says in ((("--recipe", "pyro", "--models", "cvae", "--labelled-weight", "0.1"),
+                        "which --recipe pyro does not do (its labelled weight is Kingma et al.'s N_l/N); fix: --recipe pyro-batch"),
+                       (("--recipe", "pyro-batch", "--models", "aae-semi", "--labelled-weight", "0.1"),
+                        "applies to M2 (cvae, m1m2), but --models aae-semi has neither"),
+                       (("--recipe", "pyro-batch", "--models", "cvae", "--labelled-weight", "0.1,0"), "a weight must be a positive number, got 0"),
+                       (("--recipe", "pyro-batch", "--models", "cvae", "--labelled-weight", "heavy"), "comma-separated numbers expected")):
+        refused = semi(*args)
+        assert refused.returncode != 0 and says in refused.stderr, refused.stderr
+        assert not any(tmp_path.iterdir())
+    done = semi("--recipe", "pyro-batch", "--models", "cvae", "--labelled-weight", "0.25,1")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["semi-pyro-batch-cvae-100-s0-1ep", "semi-pyro-batch-cvae-100-s0-1ep-lw-0.25"]
+    for name, w in (("semi_supervised_pyro-batch_1ep_lw-0.25.json", 0.25), ("semi_supervised_pyro-batch_1ep.json", None)):
+        res = json.loads((tmp_path / name).read_text())
+        (row,) = res["summary"]["cvae"]["100"]["runs"]
+        assert res["labelled_weight"] == w and row["config"].get("labelled_weight") == w and 0 < row["test_error_pct"] < 100
+    saved = aekit.load_config(tmp_path / "runs" / "semi-pyro-batch-cvae-100-s0-1ep-lw-0.25").to_dict()["model"]
+    assert saved["balance"] == "batch" and saved["labelled_weight"] == 0.25
+    assert aekit.load_config(tmp_path / "runs" / "semi-pyro-batch-cvae-100-s0-1ep").to_dict()["model"]["labelled_weight"] == 1.0

@@ -153,12 +153,13 @@ def test_semi_supervised_step_draws_from_the_labelled_set():
         m.set_labelled(torch.rand(2, 12), torch.tensor([0, 4]))
 
 
-@pytest.mark.parametrize("balance", ["paper", "batch"])
-def test_semi_supervised_loss_is_kingmas_j_alpha_per_example(deterministic_z, balance):
+@pytest.mark.parametrize(("balance", "w"), [("paper", None), ("batch", None), ("batch", 0.25)])
+def test_semi_supervised_loss_is_kingmas_j_alpha_per_example(deterministic_z, balance, w):
     """balance=paper: one step over the whole data set (every labelled example drawn) is J^α / N, with
     J^α = Σ_l −L + Σ_u −U + α_paper·mean_l(−log q(y|x)) and α_paper = 0.1·N (Kingma et al. 2014, Eq. 9).
-    balance=batch weighs the labelled mean like the unlabelled one (N_u/N_l times the paper's weight)."""
-    m = _toy(labelled_batch=10, balance=balance).train()
+    balance=batch weighs the labelled mean like the unlabelled one (N_u/N_l times the paper's weight),
+    times model.labelled_weight when given."""
+    m = _toy(labelled_batch=10, balance=balance, **({} if w is None else {"labelled_weight": w})).train()
     xl, yl = torch.rand(3, 12), torch.tensor([0, 2, 3])
     m.set_labelled(xl, yl)
     xu = torch.rand(9, 12)
@@ -173,14 +174,32 @@ def test_semi_supervised_loss_is_kingmas_j_alpha_per_example(deterministic_z, ba
     if balance == "paper":
         torch.testing.assert_close(loss.detach(), (sum_u + sum_l + 0.1 * N * ce) / N, rtol=1e-5, atol=1e-5)
     else:
-        torch.testing.assert_close(loss.detach(), sum_u / (N - n_l) + sum_l / n_l + 0.1 * N / n_l * ce, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(loss.detach(), sum_u / (N - n_l) + (w or 1.0) * (sum_l / n_l + 0.1 * N / n_l * ce),
+                                   rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # evaluation (validation) keeps the unweighted sum under every balance
+        m.eval()
+        ev = m.loss(x, y)
+        torch.testing.assert_close(ev["loss"], ev["unlabelled"] + ev["labelled"] + 0.1 * N / n_l * ev["classify"])
 
 
 def test_balance_applies_only_with_labels_n(tmp_path):
-    with pytest.raises(AekitError, match="balance"):
+    with pytest.raises(AekitError, match="model.balance has no effect: it sets the labelled batches"):
         aekit.train_run("cvae", "mnist-sample", out=tmp_path / "r", limit=200, epochs=1, balance="batch")
     with pytest.raises(AekitError, match="model.balance must be one of paper, batch"):
         _toy(balance="equal")
+    with pytest.raises(AekitError, match="model.balance and model.labelled_weight have no effect: they set the labelled batches"):
+        aekit.train_run("cvae", "mnist-sample", out=tmp_path / "r", limit=200, epochs=1, labelled_weight=0.5, balance="batch")
+    for w in (0.0, -1.0, float("inf")):
+        with pytest.raises(AekitError, match="model.labelled_weight must be a positive number"):
+            _toy(balance="batch", labelled_weight=w)
+
+
+def test_labelled_weight_needs_balance_batch(tmp_path):
+    """model.labelled_weight weighs the labelled minibatch under balance=batch only: under the
+    default balance=paper (J^α sets that weight) it is refused, naming the fix, before anything trains."""
+    with pytest.raises(AekitError, match=r"labelled_weight=0.5 has no effect: model.balance is paper.*balance=batch"):
+        aekit.train_run("cvae", "mnist-sample", out=tmp_path / "r", limit=200, epochs=1, labels=20, labelled_weight=0.5)
+    assert not (tmp_path / "r").exists()
 
 
 # ---- a trained model -----------------------------------------------------------------------------

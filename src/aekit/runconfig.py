@@ -105,10 +105,12 @@ def check_options(cfg: RunConfig) -> None:
         raise AekitError(f"data.labels={cfg.data.labels} (--labels): the model {cfg.model_name} {what}",
                          f"drop --labels, or train a semi-supervised model: {', '.join(takers)}")
     if cfg.data.labels is None:
-        for key in getattr(type(cfg.model), "LABELS_ONLY", ()):
-            if key in g.get("model", set()) and getattr(cfg.model, key) != getattr(defaults, key):
-                raise AekitError(f"model.{key} has no effect: it sizes the labelled batches of a semi-supervised run (--labels N)",
-                                 f"drop model.{key}, or give --labels N")
+        keys = [f"model.{k}" for k in getattr(type(cfg.model), "LABELS_ONLY", ())
+                if k in g.get("model", set()) and getattr(cfg.model, k) != getattr(defaults, k)]
+        if keys:
+            raise AekitError(f"{' and '.join(keys)} {'has' if len(keys) == 1 else 'have'} no effect: "
+                             f"{'it sets' if len(keys) == 1 else 'they set'} the labelled batches of a semi-supervised run (--labels N)",
+                             f"drop {' and '.join(keys)}, or give --labels N")
     if cfg.train.early_stopping and not cfg.data.val_fraction:
         raise AekitError(f"train.early_stopping watches the validation {cfg.train.monitor}, but data.val_fraction is 0 (no validation split)",
                          "set data.val_fraction (e.g. 0.1), or drop train.early_stopping")

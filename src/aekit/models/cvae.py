@@ -13,7 +13,8 @@ training (``set_labelled`` was given the labelled examples) takes, per step, the
 examples and ``labelled_batch`` labelled examples drawn afresh, and minimises (``balance``)
 
     paper    (N_u/N)·mean(−U) + (N_l/N)·mean(−L + α·CE)      Kingma et al.'s J^α divided by N
-    batch    mean(−U) + mean(−L + α·CE)                       the labelled set N_u/N_l times heavier
+    batch    mean(−U) + w·mean(−L + α·CE)                     w = ``labelled_weight``; at w = 1 (the default)
+                                                              the labelled set N_u/N_l times heavier
 
 J^α = Σ_labelled (−L) + Σ_unlabelled (−U) + α_paper·E_labelled[CE] sums over the data set, each
 example counted once per epoch; ``paper`` is its unbiased per-step estimate. α is the weight of
@@ -62,7 +63,7 @@ class CVAEConfig(ModelConfig):
     """The conditional VAE: the shared options plus the label and bound options."""
 
     label_use: ClassVar[str] = "partial"
-    LABELS_ONLY: ClassVar[tuple[str, ...]] = ("labelled_batch", "balance")  # used only with --labels N
+    LABELS_ONLY: ClassVar[tuple[str, ...]] = ("labelled_batch", "balance", "labelled_weight")  # used only with --labels N
 
     n_classes: int = opt(0, "filled from the data: the number of classes K (do not set)")
     beta: float = opt(1.0, "weight β of KL(q(z|x,y) ‖ N(0, I)) (1: the bound)")
@@ -75,11 +76,16 @@ class CVAEConfig(ModelConfig):
     balance: str = opt("paper", "semi-supervised (--labels N): paper — Kingma et al.'s J^α, the labelled terms weighted "
                                 "N_l/N and the unlabelled N_u/N per step | batch — the labelled minibatch's mean weighted like "
                                 "the unlabelled batch's (the labelled set N_u/N_l times heavier)")
+    labelled_weight: float = opt(1.0, "semi-supervised (--labels N), balance=batch: the weight w of the labelled minibatch's "
+                                      "mean against the unlabelled batch's, mean(−U) + w·mean(−L + α·CE) (1: balance=batch's "
+                                      "equal weights; balance=paper's is N_l/N_u)")
 
     def unused(self) -> dict[str, str]:
         out = ModelConfig.unused(self)
         if self.net in ("conv", "rnn"):
             out["classifier_hidden"] = f"the classifier of a {self.net} model is a copy of the encoder's network"
+        if self.balance == "paper":
+            out["labelled_weight"] = "model.balance is paper: Kingma et al.'s J^α weighs the labelled terms N_l/N (set model.balance=batch)"
         return out
 
 
@@ -109,6 +115,9 @@ class CVAE(Autoencoder):
             raise AekitError(f"model.labelled_batch must be >= 1, got {cfg.labelled_batch}")
         if cfg.balance not in BALANCES:
             raise AekitError(f"model.balance must be one of {', '.join(BALANCES)}, got {cfg.balance!r}")
+        if not (cfg.labelled_weight > 0 and math.isfinite(cfg.labelled_weight)):
+            raise AekitError(f"model.labelled_weight must be a positive number, got {cfg.labelled_weight}",
+                             "e.g. 1 (the default: the labelled minibatch's mean weighed like the unlabelled batch's)")
         if any(h < 1 for h in cfg.classifier_hidden):
             raise AekitError(f"model.classifier_hidden widths must be >= 1, got {cfg.classifier_hidden}")
 
@@ -198,7 +207,8 @@ class CVAE(Autoencoder):
         classifier's error on the labelled examples, when there are any), "recon",
         "kl" (over every example of the step, label-averaged under q(y|x) for unlabelled ones) and
         "loss" = unlabelled + labelled + α·classify, or in semi-supervised training under
-        balance=paper (N_u/N)·unlabelled + (N_l/N)·(labelled + α·classify). Labels < 0 (or ``y`` None) mark unlabelled
+        balance=paper (N_u/N)·unlabelled + (N_l/N)·(labelled + α·classify), under balance=batch
+        unlabelled + w·(labelled + α·classify) with w = labelled_weight. Labels < 0 (or ``y`` None) mark unlabelled
         examples. In training with a labelled set (``set_labelled``) the batch's own labelled examples
         are left to the labelled minibatch drawn from that set."""
         train_step = self.training and corrupt is not False
@@ -237,6 +247,8 @@ class CVAE(Autoencoder):
         if train_step and self.labelled_x is not None and self.cfg.balance == "paper":
             frac = self.labelled_fraction()
             terms["loss"] = (1 - frac) * unl + frac * (lab + self.alpha() * cls)
+        elif train_step and self.labelled_x is not None:
+            terms["loss"] = unl + self.cfg.labelled_weight * (lab + self.alpha() * cls)
         else:
             terms["loss"] = unl + lab + self.alpha() * cls
         return terms
