@@ -42,8 +42,8 @@ def check_recipe(recipe: str, models: list[str]) -> None:
 
 
 def semi(a: argparse.Namespace) -> None:
-    """Table 6: each model × label count × seed, resumable; results/semi_supervised_RECIPE_Eep.json
-    rewritten after every run (mean ± sd per model and label count, each run's error and time).
+    """Table 6: each model × label count × seed, resumable; results/semi_supervised_RECIPE_Eep[_m1-Nep]
+    [_lw-W][_val].json (one per --labelled-weight) rewritten after every run (mean ± sd per model and label count, each run's error and time).
     Under --resume the rows already in that file for other models, label counts or seeds are kept, so
     that processes sharing one table (e.g. one per model and seed on a GPU) fill it together."""
     check_recipe(a.recipe, a.models.split(","))
@@ -121,8 +121,8 @@ def check_m1_options(a: argparse.Namespace) -> None:
 def check_weight_options(a: argparse.Namespace) -> list[float | None]:
     """The tables --labelled-weight asks for, one per weight (M2's labelled minibatch weighted w against
     the unlabelled batch, model.labelled_weight): [None] without it; refused, before anything trains,
-    under a recipe that does not weigh the two batches (balance=batch), without cvae or m1m2 in
-    --models, or for a weight that is not a positive number."""
+    under a recipe that does not weigh the two batches (balance=batch), with a model other than cvae
+    and m1m2 in --models, or for a weight that is not a positive number."""
     if a.labelled_weight is None:
         return [None]
     flag = f"--labelled-weight {a.labelled_weight}"
@@ -130,9 +130,12 @@ def check_weight_options(a: argparse.Namespace) -> list[float | None]:
         batch = sorted(r for r, v in RECIPES.items() if v["m2"].get("balance") == "batch")
         raise SystemExit(f"error: {flag} weighs M2's labelled minibatch against the unlabelled batch, which --recipe {a.recipe} "
                          f"does not do (its labelled weight is Kingma et al.'s N_l/N); fix: --recipe {' or '.join(batch)}")
-    if not {"cvae", "m1m2"} & set(a.models.split(",")):
-        raise SystemExit(f"error: {flag} applies to M2 (cvae, m1m2), but --models {a.models} has neither; "
-                         f"fix: add cvae or m1m2 to --models, or leave --labelled-weight out")
+    other = [m for m in a.models.split(",") if m not in ("cvae", "m1m2")]
+    if other:  # the AAE would be trained into (and tabled under) every weight's name alike
+        m2 = [m for m in a.models.split(",") if m in ("cvae", "m1m2")]
+        raise SystemExit(f"error: {flag} applies to M2 (cvae, m1m2), not to {', '.join(other)}; "
+                         f"fix: {'--models ' + ','.join(m2) if m2 else '--models cvae or m1m2'}, and run {', '.join(other)} "
+                         f"without --labelled-weight")
     try:
         weights = [float(v) for v in a.labelled_weight.split(",")]
     except ValueError:

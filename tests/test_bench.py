@@ -338,8 +338,9 @@ def test_the_peers_table_can_write_one_model_to_a_file_of_its_own(tmp_path: Path
 def test_a_labelled_weight_gets_its_own_runs_and_table_and_is_refused_where_it_weighs_nothing(tmp_path: Path, shared_data: Path) -> None:
     """--labelled-weight W,...: M2's labelled minibatch weighted W against the unlabelled batch
     (model.labelled_weight), one table and run folder per weight, named for it (1: the recipe's own);
-    refused before anything is written under a recipe of Kingma et al.'s J^α, without M2, or for a
-    weight that is not a positive number."""
+    refused before anything is written under a recipe of Kingma et al.'s J^α, with a model other than
+    M2 (the AAE would be trained and tabled under every weight alike), or for a weight that is not a
+    positive number."""
     import os
     import subprocess
     import sys
@@ -354,7 +355,9 @@ def test_a_labelled_weight_gets_its_own_runs_and_table_and_is_refused_where_it_w
     for args, says in ((("--recipe", "pyro", "--models", "cvae", "--labelled-weight", "0.1"),
                         "which --recipe pyro does not do (its labelled weight is Kingma et al.'s N_l/N); fix: --recipe pyro-batch"),
                        (("--recipe", "pyro-batch", "--models", "aae-semi", "--labelled-weight", "0.1"),
-                        "applies to M2 (cvae, m1m2), but --models aae-semi has neither"),
+                        "applies to M2 (cvae, m1m2), not to aae-semi; fix: --models cvae or m1m2"),
+                       (("--recipe", "pyro-batch", "--models", "cvae,aae-semi", "--labelled-weight", "0.1"),
+                        "not to aae-semi; fix: --models cvae, and run aae-semi without --labelled-weight"),
                        (("--recipe", "pyro-batch", "--models", "cvae", "--labelled-weight", "0.1,0"), "a weight must be a positive number, got 0"),
                        (("--recipe", "pyro-batch", "--models", "cvae", "--labelled-weight", "heavy"), "comma-separated numbers expected")):
         refused = semi(*args)
