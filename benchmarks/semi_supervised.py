@@ -43,9 +43,10 @@ def check_recipe(recipe: str, models: list[str]) -> None:
 
 def semi(a: argparse.Namespace) -> None:
     """Table 6: each model × label count × seed, resumable; results/semi_supervised_RECIPE_Eep[_m1-Nep]
-    [_lw-W][_val].json (one per --labelled-weight) rewritten after every run (mean ± sd per model and label count, each run's error and time).
-    Under --resume the rows already in that file for other models, label counts or seeds are kept, so
-    that processes sharing one table (e.g. one per model and seed on a GPU) fill it together."""
+    [_lw-W][_val].json (one per --labelled-weight) rewritten after every run (mean ± sd per model and
+    label count, each run's error and time). Under --resume the rows already in that file for other
+    models, label counts or seeds are kept, so that processes sharing one table (e.g. one per model and
+    seed on a GPU) fill it together."""
     check_recipe(a.recipe, a.models.split(","))
     check_m1_options(a)
     for w in check_weight_options(a):
