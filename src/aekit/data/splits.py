@@ -44,7 +44,7 @@ class Prepared:
 
 def prepare(cfg: Any, seed: int, *, allow_unlabelled: bool = False, raw: RawData | None = None) -> Prepared:
     """Load ``cfg.name`` and return validated train/val/test arrays (``cfg`` is a DataConfig).
-    ``raw``: in-memory data (:func:`from_arrays`) instead of loading ``cfg.name``.
+    ``raw``: in-memory data (:func:`aekit.data.from_arrays`) instead of loading ``cfg.name``.
 
     The test split is the data set's own, else ``cfg.test_data`` (a separate file read like the
     training data), else carved off with ``cfg.test_fraction`` (0: none); validation always comes
