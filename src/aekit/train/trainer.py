@@ -4,7 +4,7 @@ A model declares ``training_plan()``: stages run in order, each with phases step
 every batch, each phase with its own optimiser. The trainer knows nothing else about models.
 
 Speed, by design: in-memory data lives on the target device as one tensor, shuffled once per
-epoch, and batches are contiguous slices of it; loss terms accumulate on the device and are read
+epoch, and batches are contiguous slices of it (batches.py); loss terms accumulate on the device and are read
 back only when the progress display refreshes and at the end of an epoch; the forward pass and
 loss run under autocast when ``train.precision`` asks for bf16 or fp16 (precision.py).
 
@@ -23,9 +23,8 @@ loss so far is kept).
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from ..io import load_state
 from ..progress import bar as progress_bar
 from ..progress import interactive, line
 from . import distributed as dist_
+from .batches import Batch, epoch_batches, fits_in_memory, to_device
 from .checkpoint import Checkpointing, Position
 from .loggers import make_loggers
 from .layout import match_optimizer_layout, model_layout, resolve_memory_format, to_layout
@@ -93,26 +93,6 @@ def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig, lr: float, beta
         except (RuntimeError, TypeError, ValueError):
             pass
     return cls(params, lr=lr, **extra)
-
-
-class _ArrayDataset(torch.utils.data.Dataset):
-    """For the DataLoader path: rows of (possibly memory-mapped) arrays, fetched a batch at a time."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray | None):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitems__(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = np.sort(np.asarray(idx))
-        xb = torch.from_numpy(np.ascontiguousarray(self.x[idx], dtype=np.float32))
-        yb = torch.from_numpy(np.asarray(self.y[idx], dtype=np.int64)) if self.y is not None else None
-        return xb, yb
-
-
-def _collate(batch: Any) -> Any:
-    return batch
 
 
 class Trainer(Checkpointing):
@@ -191,45 +171,22 @@ class Trainer(Checkpointing):
                 match_optimizer_layout(opt)
         self._set_hyperparameters(self.pos.epoch, epochs)
 
-    # ---- data -----------------------------------------------------------------------------------------
+    # ---- data (batches.py) ------------------------------------------------------------------------
     def _in_memory(self, x: np.ndarray) -> bool:
-        if self.cfg.in_memory is not None:
-            return self.cfg.in_memory
-        return not isinstance(x, np.memmap) and x.nbytes < 4 * 2**30
+        return fits_in_memory(x, self.cfg.in_memory)
 
     def _to_device(self, a: np.ndarray | None, dtype: torch.dtype) -> torch.Tensor | None:
-        if a is None:
-            return None
-        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device)
+        return to_device(a, dtype, self.device)
 
-    def _batches(self, n: int, in_memory: bool, x_t: torch.Tensor | None, y_t: torch.Tensor | None,
-                 x_np: np.ndarray, y_np: np.ndarray | None):
-        """Yields (step, steps, x_batch, y_batch) for this epoch from ``self.pos.step`` on."""
-        B, W, r = self.cfg.batch_size, self.dist.world, self.dist.rank
+    def _batches(self, n: int, x_t: torch.Tensor | None, y_t: torch.Tensor | None,
+                 x_np: np.ndarray, y_np: np.ndarray | None) -> Iterator[Batch]:
+        """This epoch's batches from ``self.pos.step`` on; remembers the generator's state at the epoch's
+        start, which a mid-epoch checkpoint holds."""
         self._epoch_start_gen = self.shuffle.get_state()
         perm = torch.randperm(n, generator=self.shuffle)
-        global_b = B * W
-        # one process keeps the last partial batch; under DDP every rank must take the same number
-        # of steps, so the remainder of the epoch's permutation (< B·W examples) is left out
-        steps = math.ceil(n / global_b) if W == 1 else n // global_b
-        if steps == 0:
-            raise AekitError(f"{n} training examples are fewer than one batch across {W} processes", "lower --batch-size")
-        start = self.pos.step
-        if in_memory:
-            assert x_t is not None
-            perm_d = perm.to(self.device)
-            xs = to_layout(x_t.index_select(0, perm_d), self.memory_format)  # the one pre-shuffled tensor of this epoch
-            ys = y_t.index_select(0, perm_d) if y_t is not None else None
-            for s in range(start, steps):
-                sl = slice(s * global_b + r, (s + 1) * global_b, W) if W > 1 else slice(s * B, (s + 1) * B)
-                yield s, steps, xs[sl], (ys[sl] if ys is not None else None)
-        else:
-            order = perm.numpy()
-            chunks = [order[s * global_b: (s + 1) * global_b][r::W] for s in range(start, steps)]
-            loader = torch.utils.data.DataLoader(_ArrayDataset(x_np, y_np), batch_sampler=chunks, collate_fn=_collate,
-                                                 num_workers=self.cfg.num_workers, pin_memory=self.device.type == "cuda")
-            for s, (xb, yb) in zip(range(start, steps), loader):
-                yield s, steps, to_layout(xb.to(self.device, non_blocking=True), self.memory_format), (yb.to(self.device, non_blocking=True) if yb is not None else None)
+        return epoch_batches(perm, self.pos.step, self.cfg.batch_size, self.dist.world, self.dist.rank,
+                             x_t=x_t, y_t=y_t, x_np=x_np, y_np=y_np, device=self.device,
+                             memory_format=self.memory_format, num_workers=self.cfg.num_workers)
 
     # ---- the loop -------------------------------------------------------------------------------------
     def fit(self, x_train: np.ndarray, y_train: np.ndarray | None = None, x_val: np.ndarray | None = None,
@@ -263,7 +220,7 @@ class Trainer(Checkpointing):
                 self._begin_stage(stage, epochs)
                 while self.pos.epoch < epochs and not self.pos.stopped_early:
                     self._set_hyperparameters(self.pos.epoch, epochs)
-                    row = self._run_epoch(step_model, stage, epochs, x_train, y_train, x_t, y_t, xv, yv, in_memory, len(plan) > 1)
+                    row = self._run_epoch(step_model, stage, epochs, x_train, y_train, x_t, y_t, xv, yv, len(plan) > 1)
                     self.pos.history.append(row)
                     for cb in self.callbacks:
                         cb(row)
@@ -308,7 +265,7 @@ class Trainer(Checkpointing):
 
     def _run_epoch(self, step_model: nn.Module, stage: Any, epochs: int, x_np: np.ndarray, y_np: np.ndarray | None,
                    x_t: torch.Tensor | None, y_t: torch.Tensor | None, xv: torch.Tensor | None, yv: torch.Tensor | None,
-                   in_memory: bool, show_stage: bool) -> dict[str, Any]:
+                   show_stage: bool) -> dict[str, Any]:
         self.model.train()
         if self.pos.step == 0:
             self._sums, self._count = {}, 0
@@ -320,7 +277,7 @@ class Trainer(Checkpointing):
         bar = progress_bar(None, desc, "batch", self.progress)
         refresh = 50
         try:
-            for s, steps, xb, yb in self._batches(len(x_np), in_memory, x_t, y_t, x_np, y_np):
+            for s, steps, xb, yb in self._batches(len(x_np), x_t, y_t, x_np, y_np):
                 if bar.total is None:
                     bar.total = steps
                     bar.update(s)
