@@ -1,5 +1,6 @@
 """Models: the protocol every family implements (base.py), the families, and the preset registry."""
-from .base import Autoencoder, ModelConfig, Phase, ReportItem, Stage
+from .base import Autoencoder, Phase, ReportItem, Stage
+from .options import ModelConfig
 from .loading import build_from_dict, load_model
 from .registry import MODELS, ModelSpec, all_specs, config_from_dict, get_spec, register
 

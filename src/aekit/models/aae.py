@@ -37,7 +37,8 @@ from ..nets import MLP, build_nets
 from ..parts import make_corruption
 from ..parts.gaussian import reparameterize, split_gaussian
 from ..parts.priors import PRIORS, check_dim, make_prior
-from .base import ACTIVATION_HELP, Autoencoder, Corruptible, ModelConfig, Phase, ReportItem, Stage, Terms
+from .base import Autoencoder, Phase, ReportItem, Stage, Terms
+from .options import ACTIVATION_HELP, Corruptible, ModelConfig
 from .registry import register
 
 # keeps σ = exp(logvar / 2) in [0.0025, 20]: a collapsing or exploding σ would stall training

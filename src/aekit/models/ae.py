@@ -28,7 +28,8 @@ from ..parts import (
     stochastic_contractive,
     weight_decay,
 )
-from .base import ACTIVATION_HELP, Autoencoder, Corruptible, ModelConfig, ReportItem, Terms
+from .base import Autoencoder, ReportItem, Terms
+from .options import ACTIVATION_HELP, Corruptible, ModelConfig
 from .registry import register
 
 log = logging.getLogger("aekit")

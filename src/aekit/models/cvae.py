@@ -46,7 +46,8 @@ from ..errors import AekitError
 from ..nets import MLP, build_nets
 from ..parts.gaussian import kl_standard_normal, reparameterize, split_gaussian
 from ..parts.importance import importance_log_px
-from .base import Autoencoder, ModelConfig, ReportItem, Terms
+from .base import Autoencoder, ReportItem, Terms
+from .options import ModelConfig
 from .registry import register
 
 

@@ -32,7 +32,8 @@ from ..parts.importance import importance_log_px
 from ..parts.penalties import weight_decay
 from ..parts.priors import Normal
 from ..parts.schedules import SCHEDULES, kl_weight
-from .base import Autoencoder, Corruptible, ModelConfig, ReportItem, Terms
+from .base import Autoencoder, ReportItem, Terms
+from .options import Corruptible, ModelConfig
 from .iwae import check_objective, decoder_log_lik, floats_per_sample, iwae_terms, objective_unused
 from .registry import register
 
