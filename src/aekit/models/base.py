@@ -7,9 +7,9 @@ Every model is one sentence with parts swapped:
 
 Adding a family is this file's reading plus one module:
 
-1. a config dataclass subclassing :class:`ModelConfig` (options.py) that declares only the options the family
-   uses, each with ``opt(default, help)``; options that have no effect under the other settings
-   are listed by its ``unused()`` (an error when given);
+1. a config dataclass subclassing :class:`ModelConfig` (options.py) that declares only the options
+   the family uses, each with ``opt(default, help)``; options that have no effect under the other
+   settings are listed by its ``unused()`` (an error when given);
 2. a subclass of :class:`Autoencoder` implementing the required hooks (``build``, ``code``,
    ``decoder_params``, ``loss``) and whichever optional hooks apply;
 3. ``register(name, cls, config_cls, describe, **preset_defaults)`` for each preset.

@@ -4,9 +4,9 @@ A model declares ``training_plan()``: stages run in order, each with phases step
 every batch, each phase with its own optimiser. The trainer knows nothing else about models.
 
 Speed, by design: in-memory data lives on the target device as one tensor, shuffled once per
-epoch, and batches are contiguous slices of it (batches.py); loss terms accumulate on the device and are read
-back only when the progress display refreshes and at the end of an epoch; the forward pass and
-loss run under autocast when ``train.precision`` asks for bf16 or fp16 (precision.py).
+epoch, and batches are contiguous slices of it (batches.py); loss terms accumulate on the device
+and are read back only when the progress display refreshes and at the end of an epoch; the forward
+pass and loss run under autocast when ``train.precision`` asks for bf16 or fp16 (precision.py).
 
 Reproducibility: the run's seed fixes the initial weights (set before the model is built by the
 caller), the shuffling generator and the global RNG used by corruptions (each rank its own stream
@@ -171,7 +171,7 @@ class Trainer(Checkpointing):
                 match_optimizer_layout(opt)
         self._set_hyperparameters(self.pos.epoch, epochs)
 
-    # ---- data (batches.py) ------------------------------------------------------------------------
+    # ---- data (batches.py) ---------------------------------------------------------------------------
     def _in_memory(self, x: np.ndarray) -> bool:
         return fits_in_memory(x, self.cfg.in_memory)
 
