@@ -5,7 +5,7 @@
   the processes that wrote some of a shared file's cells;
 - ``TABLES``: whole tables built from a list in a results file, ``{{table NAME ARGS...}}``; each
   renderer gets ``load`` (file name -> parsed file; "published" is published.yaml), ``fmt`` (the
-  script's number formatting) and the ARGS;
+  page's number formatting, expressions.py) and the ARGS;
 - ``FUNCTIONS``: what a ``{{= ...}}`` or ``{{check ...}}`` expression may call.
 
 Pure Python: no torch, no numpy.
