@@ -335,6 +335,24 @@ def test_the_peers_table_can_write_one_model_to_a_file_of_its_own(tmp_path: Path
     assert res["models"] == ["ae"] and "--name peers_speed_ae" in res["command"] and res["results"]["ae"]["runs"]["aekit"]
 
 
+def test_the_conv_speed_table_runs_without_the_hand_loop_it_compares_to(tmp_path: Path, shared_data: Path) -> None:
+    """bench_conv_speed.py --variants without `hand`: every variant still gets its precision and test
+    BCE, the ratios are left empty and the aim is not measured (it failed with a KeyError after training)."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_conv_speed.py"), "--epochs", "1", "--repeats", "1",
+           "--variants", "aekit", "--limit", "256", "--results", str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert "ratio n/a" in out.stdout and "aim met: not measured" in out.stdout
+    res = json.loads((tmp_path / "conv_speed.json").read_text())
+    s = res["summary"]["aekit"]
+    assert s["precision"] == "fp32" and s["test_bce_mean"] > 0 and s["ratio_to_hand"] is None
+    assert res["aim"]["met"] is None
+
+
 def test_a_labelled_weight_gets_its_own_runs_and_table_and_is_refused_where_it_weighs_nothing(tmp_path: Path, shared_data: Path) -> None:
     """--labelled-weight W,...: M2's labelled minibatch weighted W against the unlabelled batch
     (model.labelled_weight), one table and run folder per weight, named for it (1: the recipe's own);
