@@ -63,3 +63,27 @@ def test_in_memory_unless_memory_mapped_or_set(tmp_path):
     np.save(tmp_path / "a.npy", a)
     assert fits_in_memory(a, None) and not fits_in_memory(np.load(tmp_path / "a.npy", mmap_mode="r"), None)
     assert not fits_in_memory(a, False) and fits_in_memory(np.load(tmp_path / "a.npy", mmap_mode="r"), True)
+
+
+def test_an_in_memory_batch_holds_its_own_rows_not_a_shuffled_copy_of_the_epoch():
+    """Each batch gathers its rows: the epoch makes no shuffled copy of the whole training tensor
+    beside it (which a batch sliced from such a copy would keep alive)."""
+    n, d = 64, 5
+    x = torch.arange(n * d, dtype=torch.float32).reshape(n, d)
+    y = torch.arange(n)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(3))
+    batches = list(epoch_batches(perm, 0, 8, 1, 0, x_t=x, y_t=y, x_np=x.numpy(), y_np=y.numpy(), device=CPU,
+                                 memory_format=torch.contiguous_format))
+    for s, _, xb, yb in batches:
+        assert torch.equal(xb, x[perm[s * 8: (s + 1) * 8]]) and torch.equal(yb, perm[s * 8: (s + 1) * 8])
+        assert xb.untyped_storage().nbytes() == xb.numel() * xb.element_size()
+        assert yb.untyped_storage().nbytes() == yb.numel() * yb.element_size()
+
+
+def test_channels_last_batches_come_in_channels_last():
+    x = torch.rand(12, 3, 4, 4)
+    batches = list(epoch_batches(torch.arange(12), 0, 5, 1, 0, x_t=x, y_t=None, x_np=x.numpy(), y_np=None, device=CPU,
+                                 memory_format=torch.channels_last))
+    assert [b[2].shape[0] for b in batches] == [5, 5, 2]
+    for s, _, xb, _ in batches:
+        assert xb.is_contiguous(memory_format=torch.channels_last) and torch.equal(xb, x[s * 5: (s + 1) * 5])

@@ -1,8 +1,8 @@
 """The batches of one epoch, for the trainer.
 
 In memory (the default below 4 GiB): the training arrays live on the target device as one tensor,
-shuffled once per epoch by ``index_select`` with the run's seeded generator, and each batch is a
-contiguous slice of it. Otherwise (``train.in_memory=false``, or a memory-mapped array) a DataLoader
+and each batch gathers its rows of the epoch's permutation (the run's seeded generator) by
+``index_select``, so an epoch holds no shuffled copy of the data set beside it. Otherwise (``train.in_memory=false``, or a memory-mapped array) a DataLoader
 fetches the same rows of the same permutation a batch at a time, so both paths train the same model.
 
 Under DDP every rank takes the same number of steps: each global batch of ``B·W`` examples is split
@@ -69,11 +69,11 @@ def epoch_batches(perm: torch.Tensor, start: int, batch_size: int, world: int, r
         raise AekitError(f"{n} training examples are fewer than one batch across {W} processes", "lower --batch-size")
     if x_t is not None:
         perm_d = perm.to(device)
-        xs = to_layout(x_t.index_select(0, perm_d), memory_format)  # the one pre-shuffled tensor of this epoch
-        ys = y_t.index_select(0, perm_d) if y_t is not None else None
         for s in range(start, steps):
             sl = slice(s * global_b + r, (s + 1) * global_b, W) if W > 1 else slice(s * B, (s + 1) * B)
-            yield s, steps, xs[sl], (ys[sl] if ys is not None else None)
+            idx = perm_d[sl]
+            yield (s, steps, to_layout(x_t.index_select(0, idx), memory_format),
+                   y_t.index_select(0, idx) if y_t is not None else None)
         return
     order = perm.numpy()
     chunks = [order[s * global_b: (s + 1) * global_b][r::W] for s in range(start, steps)]

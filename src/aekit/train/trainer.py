@@ -3,8 +3,8 @@
 A model declares ``training_plan()``: stages run in order, each with phases stepped in turn on
 every batch, each phase with its own optimiser. The trainer knows nothing else about models.
 
-Speed, by design: in-memory data lives on the target device as one tensor, shuffled once per
-epoch, and batches are contiguous slices of it (batches.py); loss terms accumulate on the device
+Speed, by design: in-memory data lives on the target device as one tensor, and each batch gathers
+its rows of the epoch's permutation from it (batches.py); loss terms accumulate on the device
 and are read back only when the progress display refreshes and at the end of an epoch; the forward
 pass and loss run under autocast when ``train.precision`` asks for bf16 or fp16 (precision.py).
 
