@@ -2,8 +2,9 @@
 
 In memory (the default below 4 GiB): the training arrays live on the target device as one tensor,
 and each batch gathers its rows of the epoch's permutation (the run's seeded generator) by
-``index_select``, so an epoch holds no shuffled copy of the data set beside it. Otherwise (``train.in_memory=false``, or a memory-mapped array) a DataLoader
-fetches the same rows of the same permutation a batch at a time, so both paths train the same model.
+``index_select``, so an epoch holds no shuffled copy of the data set beside it. Otherwise
+(``train.in_memory=false``, or a memory-mapped array) a DataLoader fetches the same rows of the same
+permutation a batch at a time, so both paths train the same model.
 
 Under DDP every rank takes the same number of steps: each global batch of ``B·W`` examples is split
 between the ranks, and the remainder of the permutation (fewer than ``B·W`` examples) is left out.
