@@ -71,3 +71,42 @@ def test_the_dataloader_path_on_the_gpu(tmp_path):
     a, b = load_file(str(fast / "model.safetensors")), load_file(str(slow / "model.safetensors"))
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def conv_inputs_seen(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each training-mode Conv2d input of more than one channel was channels-last (one channel
+    is both layouts; the evaluations after fit see the contiguous model it hands back)."""
+    seen: list[bool] = []
+    forward = torch.nn.Conv2d._conv_forward
+
+    def spy(self, x, *args):
+        if self.training and x.shape[1] > 1:
+            seen.append(x.is_contiguous(memory_format=torch.channels_last))
+        return forward(self, x, *args)
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", spy)
+    return seen
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+@pytest.mark.parametrize("model", ["ae", "vae"])
+@pytest.mark.parametrize("net, data, extra", [("conv", "mnist-sample", {"channels": [8, 16], "limit": 1200}),
+                                              ("rnn", "ecg5000", {"hidden": [16], "limit": 400})])
+def test_every_network_trains_on_the_gpu_in_every_precision(tmp_path, monkeypatch, shared_data, net, data, extra, model,
+                                                            precision):
+    """conv under memory_format=auto takes channels-last batches on the GPU (and hands back a contiguous
+    model); rnn goes through cuDNN's recurrent kernels under autocast."""
+    seen = conv_inputs_seen(monkeypatch)
+    out = aekit.train_run(model, data, out=tmp_path / "r", net=net, epochs=2, precision=precision, latent_dim=4, batch_size=64,
+                          lr=3e-3, seed=0, quiet=True, device="cuda", **extra)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["precision"] == precision and metrics["device"].startswith("cuda")
+    rows = (out / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    losses = [float(dict(zip(header, r.split(",")))["loss"]) for r in rows[1:]]
+    assert all(v == v and abs(v) < 1e9 for v in losses) and losses[-1] < losses[0], losses
+    if net == "conv":
+        assert seen and all(seen), "auto must give conv nets channels-last batches on a GPU"
+    else:
+        assert not seen
+    weights = load_file(str(out / "model.safetensors"))
+    assert all(v.dtype == torch.float32 and v.is_contiguous() for v in weights.values())
