@@ -93,8 +93,8 @@ def conv_inputs_seen(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
                                               ("rnn", "ecg5000", {"hidden": [16], "limit": 400})])
 def test_every_network_trains_on_the_gpu_in_every_precision(tmp_path, monkeypatch, shared_data, net, data, extra, model,
                                                             precision):
-    """conv under memory_format=auto takes channels-last batches on the GPU (and hands back a contiguous
-    model); rnn goes through cuDNN's recurrent kernels under autocast."""
+    """conv under memory_format=auto takes channels-last batches on the GPU; rnn goes through cuDNN's
+    recurrent kernels under autocast."""
     seen = conv_inputs_seen(monkeypatch)
     out = aekit.train_run(model, data, out=tmp_path / "r", net=net, epochs=2, precision=precision, latent_dim=4, batch_size=64,
                           lr=3e-3, seed=0, quiet=True, device="cuda", **extra)
@@ -108,5 +108,4 @@ def test_every_network_trains_on_the_gpu_in_every_precision(tmp_path, monkeypatc
         assert seen and all(seen), "auto must give conv nets channels-last batches on a GPU"
     else:
         assert not seen
-    weights = load_file(str(out / "model.safetensors"))
-    assert all(v.dtype == torch.float32 and v.is_contiguous() for v in weights.values())
+    assert all(v.dtype in (torch.float32, torch.int64) for v in load_file(str(out / "model.safetensors")).values())
