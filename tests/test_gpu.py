@@ -1,5 +1,6 @@
-"""The CUDA code paths: every precision on a GPU (fp16 with its gradient scaler), exact resume with
-the CUDA RNG state, the DataLoader path with pinned memory. Skipped without a CUDA GPU (CI has none);
+"""The CUDA code paths: every precision on a GPU (fp16 with its gradient scaler), the conv
+(channels-last) and rnn networks, exact resume with the CUDA RNG state, the DataLoader path with
+pinned memory. Skipped without a CUDA GPU (CI has none);
 run on a lent GPU with `python -m pytest tests/test_gpu.py`."""
 from __future__ import annotations
 
