@@ -3,9 +3,9 @@
 channels_last stores an (N, C, H, W) tensor as N·H·W·C. On a CUDA GPU it is the layout cuDNN's
 tensor-core convolutions want under mixed precision (PyTorch's performance guide), so ``auto``
 picks it there for a model with 2-D convolutions. On the CPU ``auto`` stays contiguous: measured
-on the CI-class 2-core CPU (``benchmarks/bench_conv_speed.py``, results/conv_speed.json), a
-hand-written loop of the conv AE gained from channels_last but aekit's Trainer did not, within the
-machine's run-to-run spread, and under bf16 it was no faster either. ``channels_last`` forces it.
+on the CI-class 2-core CPU (``benchmarks/bench_conv_speed.py``, results/conv_speed.json, six
+interleaved repeats), neither aekit's Trainer nor a hand-written loop of the conv AE gained from
+channels_last beyond the machine's run-to-run spread, in fp32 or bf16. ``channels_last`` forces it.
 
 The layout changes speed only, never values beyond float rounding: the Trainer converts the model
 (4-D weights) and the image batches at the start of ``fit`` and converts the weights back at its end,
