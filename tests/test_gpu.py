@@ -15,6 +15,7 @@ import aekit.run
 from aekit.errors import AekitError
 from aekit.train import load_state, resolve_device
 from aekit.train.precision import resolve_precision
+from test_resume import history
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -24,6 +25,17 @@ OPTS = dict(limit=1200, hidden=[64], latent_dim=4, batch_size=64, lr=3e-3, seed=
 @pytest.fixture(autouse=True)
 def no_report(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aekit.run, "_report", lambda *a, **k: None)
+
+
+def gpu_run_losses(out, precision: str) -> list[float]:
+    """A run trained on the GPU in ``precision``, with finite losses and fp32 weights saved (the int64
+    step counter beside them): its loss per epoch."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["precision"] == precision and metrics["device"].startswith("cuda")
+    losses = [float(r["loss"]) for r in history(out)]
+    assert all(v == v and abs(v) < 1e9 for v in losses), losses
+    assert all(v.dtype in (torch.float32, torch.int64) for v in load_file(str(out / "model.safetensors")).values())
+    return losses
 
 
 def test_precision_choices_on_a_gpu():
@@ -41,14 +53,8 @@ def test_precision_choices_on_a_gpu():
                                           ("ae", {"contractive": 0.01})])
 def test_every_family_trains_on_the_gpu_in_every_precision(tmp_path, model, extra, precision):
     out = aekit.train_run(model, "mnist-sample", out=tmp_path / "r", epochs=2, precision=precision, **{**OPTS, **extra})
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["precision"] == precision and metrics["device"].startswith("cuda")
-    rows = (out / "history.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    losses = [float(dict(zip(header, r.split(",")))["loss"]) for r in rows[1:]]
-    assert all(v == v and abs(v) < 1e9 for v in losses), losses
+    losses = gpu_run_losses(out, precision)
     assert losses[-1] < losses[0] or model.startswith("stacked")
-    assert all(v.dtype in (torch.float32, torch.int64) for v in load_file(str(out / "model.safetensors")).values())
     state = load_state(out / "checkpoints" / "last.safetensors")
     assert (state["scaler"] is not None) == (precision == "fp16")
     assert len(state["rng"]["cuda"]) == 1
@@ -99,14 +105,9 @@ def test_every_network_trains_on_the_gpu_in_every_precision(tmp_path, monkeypatc
     seen = conv_inputs_seen(monkeypatch)
     out = aekit.train_run(model, data, out=tmp_path / "r", net=net, epochs=2, precision=precision, latent_dim=4, batch_size=64,
                           lr=3e-3, seed=0, quiet=True, device="cuda", **extra)
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["precision"] == precision and metrics["device"].startswith("cuda")
-    rows = (out / "history.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    losses = [float(dict(zip(header, r.split(",")))["loss"]) for r in rows[1:]]
-    assert all(v == v and abs(v) < 1e9 for v in losses) and losses[-1] < losses[0], losses
+    losses = gpu_run_losses(out, precision)
+    assert losses[-1] < losses[0], losses
     if net == "conv":
         assert seen and all(seen), "auto must give conv nets channels-last batches on a GPU"
     else:
         assert not seen
-    assert all(v.dtype in (torch.float32, torch.int64) for v in load_file(str(out / "model.safetensors")).values())
