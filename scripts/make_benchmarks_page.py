@@ -19,7 +19,8 @@ Placeholders (one line each; ``{{`` always opens one)::
     {{check EXPR}}            renders nothing, fails when EXPR is false: guards the claim a sentence makes.
     {{provenance SOURCE...}}  "Measured: `command` at commit ..., date, on machine (file)" per results file.
     {{provenance SOURCE cells=PREFIX}}  the same for each process (in the file's ``writers``) that wrote a
-                              cell starting with PREFIX (``m1m2/``): one section's rows of a shared file.
+                              cell starting with PREFIX (``m1m2/``): one section's rows of a shared file;
+                              ``cells=*``: every process that names its cells (the whole file, by process).
     {{machine SOURCE}}        the machine of one results file, in words.
     {{table NAME ARGS...}}    a whole table by the renderer renderers.TABLES[NAME] (networks, reconstruction, ...).
     {{# comment}}             renders nothing.

@@ -182,6 +182,9 @@ def test_provenance_of_some_cells_of_a_shared_file_names_the_processes_that_wrot
         "- `python semi.py --models m1m2` at commit `bbbbbbb`, 2026-01-02, on 16 cores (reported as \"unknown CPU\"), GPU H100.",
         "- `python semi.py --models m1m2 --seeds 1` at commit `bbbbbbb`, 2026-01-02, on 16 cores (reported as \"unknown CPU\"), "
         "GPU H100; see its entry in `writers` for how the commit and command were recorded."]
+    every = toy("{{provenance s.json cells=*}}").splitlines()  # the whole file, one process each
+    assert every[0] == "Measured (every cell of `s.json`, one process each):" and len(every) == 5
+    assert "--models cvae`" in every[2] and "--models m1m2`" in every[3] and "--models m1m2 --seeds 1`" in every[4]
     with pytest.raises(page.PageError, match=r"s.json: no writer measured a cell starting with 'aae/' \(cells: cvae/100/s0"):
         toy("{{provenance s.json cells=aae/}}")
     with pytest.raises(page.PageError, match="cells=PREFIX goes with provenance and one results file"):

@@ -37,8 +37,10 @@ def machine(doc: dict) -> str:
 
 def writers_of(doc: dict, prefix: str) -> list[dict]:
     """The entries of a shared results file's ``writers`` that measured a cell starting with ``prefix``
-    (``m1m2/``: the processes that wrote its M1+M2 rows), each standing as a results file's provenance."""
-    found = [w for w in doc.get("writers") or () if any(str(c).startswith(prefix) for c in w.get("cells") or ())]
+    (``m1m2/``: the processes that wrote its M1+M2 rows; ``*``: every cell, so every writer that names
+    its cells), each standing as a results file's provenance."""
+    found = [w for w in doc.get("writers") or ()
+             if any(prefix == "*" or str(c).startswith(prefix) for c in w.get("cells") or ())]
     if not found:
         cells = sorted({str(c) for w in doc.get("writers") or () for c in w.get("cells") or ()})
         raise ValueError(f"no writer measured a cell starting with {prefix!r} (cells: {', '.join(cells) or 'none listed'})")
@@ -62,7 +64,7 @@ def provenance(docs: list[tuple[str, dict]], cells: str | None = None) -> str:
             text += f"; the last of {len(doc['writers'])} processes that wrote it, each listed in its `writers` with its command and cells"
         lines.append((name, text))
     if cells:
-        where = f"the `{cells}` cells of `{docs[0][0]}`"
+        where = f"every cell of `{docs[0][0]}`" if cells == "*" else f"the `{cells}` cells of `{docs[0][0]}`"
         if len(lines) == 1:
             return f"Measured: {lines[0][1]} ({where})."
         return f"Measured ({where}, one process each):\n\n" + "\n".join(f"- {text}." for _, text in lines)
