@@ -36,6 +36,11 @@ DENOISING_BEST = {"value": 25, "unit": "%", "status": "verified",
 M1M2_ERROR_100 = {"value": 3.33, "unit": "%", "status": "unverified", "source": "Kingma et al. 2014, Table 1 (M1+M2, 100 labels: 3.33 ± 0.14)"}
 AAE_ERROR_100 = {"value": 1.90, "unit": "%", "status": "unverified", "source": "Makhzani et al. 2015, semi-supervised MNIST, 100 labels (1.90 ± 0.10)"}
 
+# Table 5's figures (held against by vae-nll and, IWAE(50)'s, by vae-nll-150ep)
+BURDA_NLL = {"vae_nll": {"value": 86.76, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, VAE, 1 stochastic layer"},
+             "iwae5_nll": {"value": 85.54, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=5"},
+             "iwae50_nll": {"value": 84.78, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=50"}}
+
 TABLES: dict[str, Table] = {t.name: t for t in [
     Table("linear-pca", "Linear AE vs PCA (principal angles, MSE), AE vs PCA-32, DAE PSNR, initialisation",
           "acceptance.py", (), ("--only", "pca", *SMOKE), ("acceptance.json",), ("acceptance-pca.json",),
@@ -69,10 +74,14 @@ TABLES: dict[str, Table] = {t.name: t for t in [
           "probabilistic.py", ("nll", "--variants", "iwae50,iwae5,vae", "--data", "mnist,binarized-mnist", "--epochs", "250",
                                "--adam-eps", "1e-4", "--k", "5000"),
           ("nll", "--variants", "vae,iwae5", "--data", "mnist,binarized-mnist", "--epochs", "1", "--k", "5", *SMOKE),
-          ("nll_250ep.json",), ("nll_1ep.json",), resume=True, device=True,
-          published={"vae_nll": {"value": 86.76, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, VAE, 1 stochastic layer"},
-                     "iwae5_nll": {"value": 85.54, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=5"},
-                     "iwae50_nll": {"value": 84.78, "unit": "nats", "status": "verified", "source": "Burda et al. 2016, Table 1, IWAE k=50"}}),
+          ("nll_250ep.json",), ("nll_1ep.json",), resume=True, device=True, published=BURDA_NLL),
+    Table("vae-nll-150ep", "Table 5's IWAE (k = 50) alone on dynamically binarized MNIST, 150 epochs: the 88-nat aim in "
+          "a 2-core CPU's budget (about 1.6 h of training there)",
+          "probabilistic.py", ("nll", "--variants", "iwae50", "--data", "mnist", "--epochs", "150", "--adam-eps", "1e-4",
+                               "--k", "5000"),
+          ("nll", "--variants", "iwae50", "--data", "mnist", "--epochs", "2", "--k", "5", *SMOKE),
+          ("nll_150ep.json",), ("nll_2ep.json",), resume=True, device=True,
+          published={"iwae50_nll": BURDA_NLL["iwae50_nll"]}),
     Table("vae-latent-sizes", "VAE reconstructions at |z| = 2, 5, 20 (the lecture's figure), with each model's test terms",
           "probabilistic.py", ("latent-sizes", "--epochs", "10"), ("latent-sizes", "--epochs", "1", *SMOKE),
           ("vae_latent_sizes_10ep.json",), ("vae_latent_sizes_1ep.json",), resume=True, device=True),
