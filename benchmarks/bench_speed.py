@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import epoch_summary, glorot_, mnist, save, speed_runs, sync  # noqa: E402
+from common import cold_compile_cache, epoch_summary, glorot_, mnist, save, speed_runs, sync  # noqa: E402
 
 VARIANTS = ["hand-adam", "hand-adam-fused", "hand-bf16", "aekit", "aekit-bf16", "aekit-bf16-compile"]
 AIM = {"ratio_to_hand_adam": 0.65, "test_bce_rel": 0.005}
@@ -94,17 +94,10 @@ def hand_loop(variant: str, epochs: int, seed: int, device: str) -> tuple[list[f
 
 
 def aekit_loop(variant: str, epochs: int, seed: int, device: str) -> tuple[list[float], float, str]:
-    import atexit
     import logging
-    import os
-    import shutil
-    import tempfile
 
     if variant.endswith("-compile"):  # a cold compile in every repeat, whatever ran before: its cost is in the first epoch
-        cache = tempfile.mkdtemp(prefix="aekit-bench-inductor-")
-        tempfile.tempdir = cache  # where torch puts the caches it keeps outside TORCHINDUCTOR_CACHE_DIR (C++ headers)
-        os.environ.update(TORCHINDUCTOR_CACHE_DIR=cache, TRITON_CACHE_DIR=os.path.join(cache, "triton"))
-        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+        cold_compile_cache()
     import numpy as np
     import torch
 

@@ -180,6 +180,19 @@ def n_train(run: Path) -> int:
 
 # ---- child processes, interleaved over repeats ------------------------------------------------------
 
+def cold_compile_cache() -> None:
+    """Give this process an empty torch.compile cache of its own (removed at exit), so that a compiling
+    variant pays a cold compile in its first epoch in every repeat, whatever ran before it."""
+    import atexit
+    import shutil
+    import tempfile
+
+    cache = tempfile.mkdtemp(prefix="aekit-bench-inductor-")
+    tempfile.tempdir = cache  # where torch puts the caches it keeps outside TORCHINDUCTOR_CACHE_DIR (C++ headers)
+    os.environ.update(TORCHINDUCTOR_CACHE_DIR=cache, TRITON_CACHE_DIR=os.path.join(cache, "triton"))
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
+
+
 def sync(device) -> None:
     """Wait for the device's queued work (CUDA), so that a clock read after it times that work."""
     import torch
