@@ -49,10 +49,8 @@ listed in the results (``differences``).
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import shlex
 import shutil
 import statistics
 import subprocess
@@ -64,7 +62,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from peers_venvs import VENVS, _rel, ensure_venvs, venv_python  # noqa: E402
-from common import HERE, ROOT, bench_parser, apply_options, child_output, epoch_summary, interleaved, mnist, save, sync  # noqa: E402
+from common import HERE, bench_parser, apply_options, child_output, epoch_summary, interleaved, mnist, save, sync  # noqa: E402
 
 MODELS = ["ae", "vae", "conv"]
 AEKIT = ["aekit", "aekit-bf16", "aekit-bf16-compile"]

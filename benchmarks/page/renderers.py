@@ -150,7 +150,8 @@ def denoising(load, fmt, name: str = "denoising_sweep_10ep.json") -> str:
 
 PEER_LABELS = {"aekit": "**aekit** fp32", "aekit-bf16": "**aekit** bf16", "hand-adam": "hand loop, `Adam()`",
                "hand-adam-fused": "hand loop, `Adam(fused=True)`", "hand-bf16": "hand loop, fused Adam, bf16 autocast",
-               "pythae": "pythae", "keras": "Keras 3 (torch backend)"}  # Table 8's variants as the page names them
+               "pythae": "pythae", "keras": "Keras 3 (torch backend)",
+               "aekit-bf16-compile": "**aekit** bf16, `train.compile`"}  # Table 8's variants as the page names them
 
 
 def peers(load, fmt, name: str = "peers_speed.json") -> str:
@@ -176,21 +177,27 @@ def peers(load, fmt, name: str = "peers_speed.json") -> str:
     return "\n".join(lines)
 
 
-def peers_repeats(load, fmt, name: str, model: str = "conv") -> str:
-    """One model of Table 8 by repeat: per variant the median epoch time, the fastest epoch (first
-    epochs left out), each repeat's median, and the ratios of both to the plain hand loop and pythae."""
-    res = load(name)["results"][model]
-    summary = res["summary"]
-    label = PEER_LABELS
-    timed = {v: s for v, s in summary.items() if "median_epoch_s" in s}
-    fastest = {v: min(after_first(res["runs"][v])) for v in timed}
-    lines = [_row(["variant", "median s/epoch", "fastest epoch s", "each repeat's median", "vs hand loop (median / fastest)",
-                   "vs pythae (median / fastest)"]), "|---|---:|---:|---|---:|---:|"]
-    for v, s in timed.items():
-        reps = ", ".join(fmt(m, ".1f") for m in repeat_medians(res["runs"][v]))
-        ratio = [fmt(s["median_epoch_s"] / timed[ref]["median_epoch_s"], ".2f") + " / " + fmt(fastest[v] / fastest[ref], ".2f")
-                 if ref in timed else "—" for ref in ("hand-adam", "pythae")]
-        lines.append(_row([label.get(v, v), fmt(s["median_epoch_s"], ".2f"), fmt(fastest[v], ".2f"), reps, *ratio]))
+def peers_repeats(load, fmt, name: str, model: str = "conv", ref: str = "hand-adam") -> str:
+    """Table 8 by repeat, for one model or ``all``: per variant the median epoch time, the fastest epoch
+    (first epochs left out), each repeat's median, and the ratios of both to ``ref`` (the plain hand
+    loop unless named) and to pythae. With ``all``, a column for the model and one for the median
+    first epoch (where torch.compile's cost lies)."""
+    doc = load(name)
+    every = model == "all"
+    head = ["variant", "median s/epoch", "fastest epoch s", "each repeat's median",
+            f"vs {'hand loop' if ref == 'hand-adam' else PEER_LABELS.get(ref, ref)} (median / fastest)", "vs pythae (median / fastest)"]
+    lines = [_row(["model", *head[:1], "first epoch s", *head[1:]] if every else head),
+             "|---|---|" + "---:|" * 3 + "---|---:|---:|" if every else "|---|---:|---:|---|---:|---:|"]
+    for m in doc["models"] if every else [model]:
+        res = doc["results"][m]
+        timed = {v: s for v, s in res["summary"].items() if "median_epoch_s" in s}
+        fastest = {v: min(after_first(res["runs"][v])) for v in timed}
+        for v, s in timed.items():
+            reps = ", ".join(fmt(t, ".1f") for t in repeat_medians(res["runs"][v]))
+            ratio = [fmt(s["median_epoch_s"] / timed[r]["median_epoch_s"], ".2f") + " / " + fmt(fastest[v] / fastest[r], ".2f")
+                     if r in timed else "—" for r in (ref, "pythae")]
+            cells = [PEER_LABELS.get(v, v), fmt(s["median_epoch_s"], ".2f"), fmt(fastest[v], ".2f"), reps, *ratio]
+            lines.append(_row([m, cells[0], fmt(s["median_first_epoch_s"], ".1f"), *cells[1:]] if every else cells))
     return "\n".join(lines)
 
 
