@@ -211,12 +211,17 @@ def test_compile_trains_saves_and_reloads_with_every_network(tmp_path, capsys, s
     same losses to float tolerance), saves weights under the model's own names (no torch.compile
     ``_orig_mod.`` prefix), and reloads into a model that reconstructs as the eager one does."""
     from safetensors import safe_open
+    from torch._dynamo.utils import counters
 
     base = ["train", "--model", "ae", "--set", "data.limit=256", "--latent-dim", "3",
             "--epochs", "2", "--quiet", *net]
+    captured = []
     for name, extra in (("eager", []), ("compiled", ["--set", "train.compile=true"])):
+        counters.clear()
         rc, _, err = cli(capsys, *base, *extra, "--out", tmp_path / name)
         assert rc == 0, err
+        captured.append(counters["stats"]["calls_captured"])
+    assert captured[0] == 0 and captured[1] > 0  # the option is not silently ignored: dynamo traced the step
     eager, compiled = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("eager", "compiled"))
     for key in ("train_loss", "val_loss", "test_loss"):
         assert compiled[key] == pytest.approx(eager[key], rel=1e-3), key
