@@ -391,3 +391,28 @@ def test_a_labelled_weight_gets_its_own_runs_and_table_and_is_refused_where_it_w
     saved = aekit.load_config(tmp_path / "runs" / "semi-pyro-batch-cvae-100-s0-1ep-lw-0.25").to_dict()["model"]
     assert saved["balance"] == "batch" and saved["labelled_weight"] == 0.25
     assert aekit.load_config(tmp_path / "runs" / "semi-pyro-batch-cvae-100-s0-1ep").to_dict()["model"]["labelled_weight"] == 1.0
+
+
+def test_the_one_class_table_from_a_zero_output_bias_gets_its_own_runs_and_file(tmp_path: Path, shared_data: Path) -> None:
+    """bench_oneclass.py --output-bias zero: the runs start from the networks' zero bias (their configs
+    say so), beside the default table's runs and file, not over them."""
+    import os
+    import subprocess
+    import sys
+
+    import aekit
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_oneclass.py"), "--digits", "1", "--nets", "mlp",
+           "--mlp-epochs", "1", "--limit", "256", "--results", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for extra in ([], ["--output-bias", "zero"]):
+        out = subprocess.run([*cmd, *extra], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["oneclass_mnist_part.json",
+                                                                "oneclass_mnist_part_output-bias-zero.json"]
+    for name, bias in (("oneclass_mnist_part", "data"), ("oneclass_mnist_part_output-bias-zero", "zero")):
+        res = json.loads((tmp_path / f"{name}.json").read_text())
+        assert res["output_bias"] == bias and res["seed"] == 0 and [r["digit"] for r in res["rows"]] == [1]
+    runs = tmp_path / "runs"
+    assert aekit.load_config(runs / "oneclass-mlp-1").model.output_bias == "data"
+    assert aekit.load_config(runs / "oneclass-mlp-1-output-bias-zero").model.output_bias == "zero"
