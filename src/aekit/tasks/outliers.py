@@ -12,7 +12,7 @@ anomalous (:data:`SCORES`):
 * ``mse``: the mean squared error of the reconstruction, per value in the data's own units (NaN
   padding left out): the score of PyOD's AutoEncoder. On grey-level images it ranks better than a
   Bernoulli NLL, whose irreducible entropy of grey pixels grows with the stroke length (one-class
-  MNIST: mean ROC-AUC 96.1 against 89.6, BENCHMARKS.md);
+  MNIST, MLP AE: mean ROC-AUC 95.6 against 87.9, BENCHMARKS.md);
 * ``auto``: the model's own ``score`` hook, i.e. ``nll`` for the deterministic families, ``elbo``
   for the variational ones.
 
