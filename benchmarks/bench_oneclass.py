@@ -79,7 +79,9 @@ def main() -> None:
     ap.add_argument("--mlp-epochs", type=int, default=20)
     ap.add_argument("--conv-epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output-bias", choices=("data", "zero"), default="data",
+    from aekit.models.output_bias import CHOICES
+
+    ap.add_argument("--output-bias", choices=CHOICES, default="data",
                     help="where the decoders' output starts (model.output_bias): the normal digit's mean image "
                          "(aekit's default) or the networks' own zero bias; zero writes a file of its own")
     a = apply_options(ap.parse_args())
