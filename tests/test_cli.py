@@ -91,6 +91,17 @@ def test_console_script_version() -> None:
     assert p.stdout.strip() == f"aekit {aekit.__version__}"
 
 
+def test_python_dash_m_aekit_runs_the_command() -> None:
+    p = subprocess.run([sys.executable, "-m", "aekit", "--version"], capture_output=True, text=True, timeout=60,
+                       env=subprocess_env())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"aekit {aekit.__version__}"
+    p = subprocess.run([sys.executable, "-m", "aekit", "benchmark", "--list"], capture_output=True, text=True, timeout=60,
+                       env=subprocess_env())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("linear-pca ")
+
+
 @pytest.mark.skipif(not AEKIT_EXE.exists(), reason=f"console script {AEKIT_EXE} not installed")
 def test_console_script_train_help_lists_every_flag_with_default() -> None:
     p = subprocess.run([str(AEKIT_EXE), "train", "--help"], capture_output=True, text=True, timeout=60,
