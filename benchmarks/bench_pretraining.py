@@ -2,6 +2,8 @@
 
     python benchmarks/bench_pretraining.py --table rifai      # pretraining_rifai.json
     python benchmarks/bench_pretraining.py --table vincent    # pretraining_vincent.json
+    ... [--resume]    # continue an interrupted table: pretrainings from their checkpoints, finished
+                      # fine-tunings read back (RUN/bench-finetune.json) instead of trained again
 
 rifai    Rifai et al. 2011, Table 1: one hidden layer of 1000 sigmoid units (tied weights, Bernoulli
          cross-entropy) pretrained as AE, AE + weight decay, DAE (Gaussian noise), DAE (25% masking)
@@ -23,11 +25,14 @@ the 10,000 test digits.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import apply_options, parser, save, train_run  # noqa: E402
+import common  # noqa: E402
+from common import add_resume_option, apply_options, parser, save, train_run  # noqa: E402
 
 LAYER = {"hidden": [], "latent_dim": 1000, "code_activation": "sigmoid", "tied": True, "likelihood": "bernoulli"}
 RIFAI = {  # name: (preset, options), the one hidden layer of Rifai et al.
@@ -56,16 +61,34 @@ def _layer_figures(run: Path) -> dict:
     return {"jacobian_frobenius": m["test_jacobian_frobenius"], "saturated_fraction": m["test_saturated_fraction"]}
 
 
-def table(name: str, variants: dict, base: dict, published: dict, a) -> dict:
+def _finetune(run: Path, a, scratch: bool) -> dict:
+    """Fine-tune ``run`` on every training label (and the same network from scratch when ``scratch``).
+    The result is kept in RUN/bench-finetune.json with the options and the pretrained weights' sha256;
+    under --resume a kept result of the same weights and options is read back instead of trained again."""
+    from aekit.io import atomic_write_json
     from aekit.tasks.finetune import finetune
 
+    options = {"epochs": a.finetune_epochs, "lr": a.finetune_lr, "batch_size": a.batch_size, "seed": a.seed, "scratch": scratch}
+    weights = hashlib.sha256((run / "model.safetensors").read_bytes()).hexdigest()
+    kept = run / "bench-finetune.json"
+    if common.RESUME and kept.is_file():
+        k = json.loads(kept.read_text())
+        if k.get("options") == options and k.get("pretrained_sha256") == weights:
+            print(f"{run.name}: fine-tuning read back from {kept}", file=sys.stderr, flush=True)
+            return k["result"]
+    ft = finetune(run, None, epochs=a.finetune_epochs, lr=a.finetune_lr, batch_size=a.batch_size, seed=a.seed,
+                  scratch=scratch, progress=False)
+    atomic_write_json(kept, {"options": options, "pretrained_sha256": weights, "result": ft})
+    return ft
+
+
+def table(name: str, variants: dict, base: dict, published: dict, a) -> dict:
     rows = {}
     for i, (label, (preset, opts)) in enumerate(variants.items()):
         pre = {"epochs": a.pretrain_epochs} if name == "rifai" else {"pretrain_epochs": a.pretrain_epochs, "epochs": 0}
         run, _ = train_run(f"pretraining-{name}-{label}", preset, **base, **opts, **pre, lr=a.lr, batch_size=128,
                               seed=a.seed, quiet=True)
-        ft = finetune(run, None, epochs=a.finetune_epochs, lr=a.finetune_lr, batch_size=a.batch_size, seed=a.seed,
-                      scratch=(i == 0), progress=False)
+        ft = _finetune(run, a, scratch=(i == 0))
         row = {"preset": preset, "options": opts, "test_error_percent": 100 * (1 - ft["pretrained_test_accuracy"]), "published_error_percent": published.get(label),
                "n_finetune": ft["labels"]}
         if name == "rifai":
@@ -89,6 +112,7 @@ def main() -> None:
     ap.add_argument("--finetune-lr", type=float, default=1e-3, help="fine-tuning learning rate (Adam) [1e-3]")
     ap.add_argument("--batch-size", type=int, default=128, help="fine-tuning batch size [128]")
     ap.add_argument("--seed", type=int, default=0)
+    add_resume_option(ap)
     a = apply_options(ap.parse_args())
     if a.table == "rifai":
         rows = table("rifai", RIFAI, LAYER, RIFAI_PUBLISHED, a)

@@ -416,3 +416,31 @@ def test_the_one_class_table_from_a_zero_output_bias_gets_its_own_runs_and_file(
     runs = tmp_path / "runs"
     assert aekit.load_config(runs / "oneclass-mlp-1").model.output_bias == "data"
     assert aekit.load_config(runs / "oneclass-mlp-1-output-bias-zero").model.output_bias == "zero"
+
+
+def test_the_pretraining_table_resumes_and_reads_back_finished_fine_tunings(tmp_path: Path, shared_data: Path) -> None:
+    """bench_pretraining.py --resume: the pretrainings continue from their checkpoints and a finished
+    fine-tuning of the same weights and options is read back, not trained again; other options train again."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_pretraining.py"), "--table", "vincent", "--pretrain-epochs", "1",
+           "--limit", "256", "--results", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def bench(*args: str) -> tuple[subprocess.CompletedProcess, dict]:
+        out = subprocess.run([*cmd, *args], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        return out, json.loads((tmp_path / "pretraining_vincent.json").read_text())
+
+    _, first = bench("--finetune-epochs", "1")
+    kept = {name: tmp_path / "runs" / f"pretraining-vincent-{name}" / "bench-finetune.json" for name in ("SAE-3", "SDAE-3")}
+    stamps = {name: p.stat().st_mtime_ns for name, p in kept.items()}
+    again, second = bench("--finetune-epochs", "1", "--resume")
+    assert again.stderr.count("fine-tuning read back") == 2 and again.stderr.count("resuming from") == 2
+    assert {name: p.stat().st_mtime_ns for name, p in kept.items()} == stamps
+    assert second["rows"] == first["rows"] and set(first["rows"]) == {"SAE-3", "SDAE-3", "none (same net, no pretraining)"}
+    longer, _ = bench("--finetune-epochs", "2", "--resume")
+    assert "fine-tuning read back" not in longer.stderr
+    assert all(json.loads(p.read_text())["options"]["epochs"] == 2 for p in kept.values())
