@@ -48,7 +48,7 @@ def latents(a: argparse.Namespace) -> None:
     assert cli(["compare-latents", *map(str, runs.values()), "-n", "5000", "--out", str(png)]) == 0
     metrics = {m: json.loads((r / "metrics.json").read_text()) for m, r in runs.items()}
     save("latent_maps", {"benchmark": "latent maps", "epochs": a.epochs, "figure": png.name,
-                         "reused_runs": {m: aekit.load_config(runs[m]).to_dict() for m in reused},
+                         "runs": {m: aekit.load_config(r).to_dict() for m, r in runs.items()}, "reused": reused,
                          "test_recon": {m: v.get("test_recon") for m, v in metrics.items()},
                          "test_kl_vae": metrics["vae"].get("test_kl"),
                          "test_disc_accuracy_aae": metrics["aae"].get("test_disc_accuracy")})
