@@ -116,3 +116,20 @@ def test_padding_nan_is_left_out_of_the_mean() -> None:
     assert init_output_bias(model, x)
     bias = [p for n, p in model.decoder.named_parameters() if n.endswith("bias")][-1]
     assert bias.tolist() == [2.0, 3.0, 4.0, 0.0, 0.0, 0.0]
+
+
+def test_constant_reconstruction_of_padded_sequences_raises_no_numpy_warning() -> None:
+    """Padding NaN fills whole time steps of short test sets (every line ends before them): those steps
+    are left out of both variances without numpy's 'Degrees of freedom <= 0' RuntimeWarning."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = rng.random((50, 6, 3))
+    x[:, 4:] = np.nan  # no line reaches the last two steps
+    x[1:, 3] = np.nan  # one line reaches step 3
+    flat = np.where(np.isnan(x), np.nan, x[:1]) + 1e-6 * rng.random((50, 6, 3))  # the first line everywhere
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert constant_reconstruction(x, x * 0.5) is None
+        assert "hardly depend" in constant_reconstruction(x, flat)
+        assert constant_reconstruction(np.full((5, 4), np.nan), np.zeros((5, 4))) is None

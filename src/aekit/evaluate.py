@@ -89,13 +89,24 @@ def constant_reconstruction(x: np.ndarray, rec: np.ndarray, share: float = 0.01,
     """A warning when the reconstructions (N, D) hardly vary with the input: their summed variance over
     the examples below ``share`` of the data's. The code then carries next to nothing (a collapsed
     code: saturated sigmoid units, a VAE whose posterior ignores x; or an untrained model)."""
-    data_var = float(np.nansum(np.nanvar(x, axis=0)))
-    rec_var = float(np.nansum(np.nanvar(rec, axis=0)))
+    data_var, rec_var = _summed_variance(x), _summed_variance(rec)
     if not data_var > 0 or rec_var >= share * data_var:
         return None
     return (f"the reconstructions hardly depend on the input: their variance over the examples is {rec_var / data_var:.2g} "
             f"of the data's (below {share:g}), so the code carries next to nothing (saturated code units, a posterior that "
             f"ignores x, or too little training): {fixes}")
+
+
+def _summed_variance(a: np.ndarray) -> float:
+    """The variance over the examples (axis 0), summed over the values; NaN (padding) is left out, and so
+    is a value with fewer than two examples (a time step past every sequence's end)."""
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    seen = ~np.isnan(a)
+    n = seen.sum(0)
+    keep = n >= 2
+    a, seen, n = a[:, keep], seen[:, keep], n[keep]
+    mean = np.where(seen, a, 0.0).sum(0) / n
+    return float((np.where(seen, a - mean, 0.0) ** 2).sum(0).dot(1 / n))
 
 
 def collapse_fixes(cfg: Any) -> str:
