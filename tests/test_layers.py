@@ -17,7 +17,7 @@ LAYERS = [
     {"runconfig", "resolve", "evaluate"},
     {"run", "tasks", "plots", "fitting", "export"},
     {"runreport", "sklearn", "explore", "bench"},
-    {"cli"},
+    {"cli", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 TOP = {"__init__"}  # the package's own __init__ is the public front door: it may import anything
