@@ -25,7 +25,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"   # --results DIR replaces it
 LIMIT: int | None = None     # --limit N
 RESUME = False               # --resume (scripts that call add_resume_option)
-_START: dict[str, str] = {}  # the commit and time when the script started
+_START: dict = {}  # the commit and time when the script started (t0: its perf_counter)
 
 
 # ---- provenance ---------------------------------------------------------------------------------
@@ -58,12 +58,15 @@ def machine() -> dict:
 
 
 def save(name: str, payload: dict) -> Path:
-    """Write results/<name>.json: the payload after its provenance (commit, command, machine, date)."""
+    """Write results/<name>.json: the payload after its provenance (commit, command, machine, date, and
+    ``wall_s``: the seconds since the script's options took effect, in this process)."""
     from aekit.io import atomic_write_json
 
     payload = dict(payload)
     meta = {"benchmark": payload.pop("benchmark", name), "commit": git_commit(), "command": command(),
             "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    if "t0" in _START:  # this process's seconds so far (a resumed benchmark's earlier sessions not counted)
+        meta["wall_s"] = round(time.perf_counter() - _START["t0"], 1)
     if _START.get("commit", meta["commit"]) != meta["commit"]:
         meta["commit_at_start"] = _START["commit"]  # the code changed while the benchmark ran
     if LIMIT:
@@ -314,6 +317,7 @@ def apply_options(a: argparse.Namespace) -> argparse.Namespace:
     if a.results is not None:
         RESULTS = a.results.resolve()
     _START["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    _START["t0"] = time.perf_counter()
     if not getattr(a, "child", None):
         _START["commit"] = git_commit()
     return a

@@ -418,6 +418,39 @@ def test_the_one_class_table_from_a_zero_output_bias_gets_its_own_runs_and_file(
     assert aekit.load_config(runs / "oneclass-mlp-1-output-bias-zero").model.output_bias == "zero"
 
 
+def test_the_pretraining_table_trains_every_seed_and_gives_each_rows_mean_and_sd(tmp_path: Path, shared_data: Path) -> None:
+    """bench_pretraining.py --seeds 0,1: every row trained once per seed (seed 1's runs in their own
+    folders), each seed's figures kept, their mean and sample sd per row, the order within each seed,
+    and the process's wall time; repeated or unparsable seeds are refused before anything trains."""
+    import os
+    import statistics
+    import subprocess
+    import sys
+
+    import aekit
+
+    cmd = [sys.executable, str(REPO / "benchmarks" / "bench_pretraining.py"), "--table", "vincent", "--pretrain-epochs", "1",
+           "--finetune-epochs", "1", "--limit", "256", "--results", str(tmp_path)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for bad in ("0,0", "0,x", ","):
+        out = subprocess.run([*cmd, "--seeds", bad], capture_output=True, text=True, env=env)
+        assert out.returncode == 2 and "--seeds: " in out.stderr and not (tmp_path / "runs").exists(), out.stderr
+    out = subprocess.run([*cmd, "--seeds", "0,1"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    res = json.loads((tmp_path / "pretraining_vincent.json").read_text())
+    assert res["seeds"] == [0, 1] and res["pending"] == [] and res["protocol"]["seeds"] == [0, 1] and res["wall_s"] > 0
+    assert list(res["rows"]) == ["none (same net, no pretraining)", "SAE-3", "SDAE-3"]
+    for label, row in res["rows"].items():
+        errors = [p["test_error_percent"] for p in row["per_seed"]]
+        assert row["seeds"] == [p["seed"] for p in row["per_seed"]] == [0, 1]
+        assert row["test_error_percent"] == statistics.fmean(errors) and row["test_error_sd"] == statistics.stdev(errors)
+    runs = {p["run"] for row in res["rows"].values() for p in row["per_seed"]}
+    assert runs == {f"runs/pretraining-vincent-{n}{s}" for n in ("SAE-3", "SDAE-3") for s in ("", "-s1")}
+    assert aekit.load_config(tmp_path / "runs" / "pretraining-vincent-SDAE-3-s1").train.seed == 1
+    assert {s: sorted(order) for s, order in res["ranks"].items()} == {s: sorted(res["rows"]) for s in ("0", "1")}
+    assert res["rows"]["SDAE-3"]["published_error_percent"] == 1.28 and "published_error_percent" not in res["rows"]["none (same net, no pretraining)"]
+
+
 def test_the_pretraining_table_resumes_and_reads_back_finished_fine_tunings(tmp_path: Path, shared_data: Path) -> None:
     """bench_pretraining.py --resume: the pretrainings continue from their checkpoints and a finished
     fine-tuning of the same weights and options is read back, not trained again; other options train again."""

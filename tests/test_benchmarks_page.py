@@ -162,6 +162,15 @@ def test_provenance_of_a_file_several_processes_wrote_says_its_command_is_the_la
     assert "processes" not in page.renderers.provenance([("t.json", {**doc, "writers": doc["writers"][:1]})])
 
 
+def test_provenance_gives_the_wall_time_a_results_file_records():
+    doc = {"command": "python benchmarks/toy.py", "commit": "abc1234", "date": "2026-01-02", "machine": {"cores": 2}}
+    assert "wall time" not in page.renderers.provenance([("t.json", doc)])  # files from before wall_s was recorded
+    assert "; 2 h 05 min of wall time (`t.json`)." in page.renderers.provenance([("t.json", {**doc, "wall_s": 7490.0})])
+    resumed = page.renderers.provenance([("t.json", {**doc, "wall_s": 42.4, "command": "python benchmarks/toy.py --resume"})])
+    assert "; 42 s of wall time in its last session (a resumed run's earlier sessions not counted)" in resumed
+    assert [page.renderers.duration(s) for s in (89.6, 90, 3569, 3570)] == ["90 s", "2 min", "59 min", "1 h 00 min"]
+
+
 def test_provenance_of_some_cells_of_a_shared_file_names_the_processes_that_wrote_them(toy):
     """Two sections read one file that two kinds of process filled (M2, then M1+M2): each says its own command."""
     results, _, _ = toy.paths

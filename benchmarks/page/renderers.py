@@ -23,6 +23,14 @@ def _commit(commit: str) -> str:
     return f"`{text[:7]}`" + (" with uncommitted changes" if text.endswith("-dirty") else "")
 
 
+def duration(seconds: float) -> str:
+    """Seconds in words: "45 s", "12 min", "2 h 05 min"."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def machine(doc: dict) -> str:
     """The machine of a results file in words: cores, CPU, bf16, GPU, torch threads, versions."""
     m = doc.get("machine") or {}
@@ -58,6 +66,9 @@ def provenance(docs: list[tuple[str, dict]], cells: str | None = None) -> str:
         text += f", {doc.get('date', 'no date recorded')}, on {machine(doc)}"
         if doc.get("limit"):
             text += f"; trained on the first {doc['limit']:,} training digits only"
+        if doc.get("wall_s") is not None:
+            text += f"; {duration(doc['wall_s'])} of wall time" + (
+                " in its last session (a resumed run's earlier sessions not counted)" if "--resume" in str(doc.get("command")) else "")
         if doc.get("provenance"):
             text += f"; see {'its entry in `writers`' if cells else 'its `provenance`'} for how the commit and command were recorded"
         if len(doc.get("writers") or ()) > 1:  # processes that shared the file: the command above is the last one's
