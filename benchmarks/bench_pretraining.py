@@ -26,7 +26,9 @@ the 10,000 test digits.
 Every row trains once per seed of --seeds (the seed sets the pretraining's weights, split, shuffling and
 corruption, and the fine-tuning's head and shuffling); the JSON gives each seed's figures (``per_seed``)
 and, per row, their mean and sample sd (``test_error_percent`` and ``test_error_sd``; ``ranks`` orders
-the rows by test error within each seed). Runs go to results/runs/pretraining-TABLE-ROW (seed 0) and
+the rows by test error within each seed). A seed's ``pretrain_seconds`` sum the pretraining's epochs;
+its ``finetune_seconds`` time the fine-tuning call, which for the first row also fine-tunes the "none"
+row's network (both rows give that one call's seconds). Runs go to results/runs/pretraining-TABLE-ROW (seed 0) and
 pretraining-TABLE-ROW-sS (seed S); the results file is written after every seed, with the seeds pending.
 """
 from __future__ import annotations

@@ -154,6 +154,26 @@ def test_provenance_machine_and_table_renderers(toy):
     assert "| Gaussian σ = 0.5 | 2 | **7.50 ± 0.25** | 6.02 | 18.98 ± 0.10 |" in text
 
 
+def test_pretraining_table_gives_mean_sd_each_seed_and_the_layer_figures(toy):
+    results = toy.paths[0]
+    none = {"seeds": [0, 1], "test_error_percent": 1.9, "test_error_sd": 0.1, "n_finetune": 54000,
+            "per_seed": [{"seed": 0, "test_error_percent": 1.83}, {"seed": 1, "test_error_percent": 1.97}]}
+    cae = {"seeds": [0, 1], "published_error_percent": 1.14, "test_error_percent": 1.7, "test_error_sd": 0.05,
+           "jacobian_frobenius": 10.04, "jacobian_frobenius_sd": 0.2, "saturated_fraction": 0.371, "saturated_fraction_sd": 0.004,
+           "per_seed": [{"seed": 0, "test_error_percent": 1.665}, {"seed": 1, "test_error_percent": 1.735}]}
+    (results / "p.json").write_text(json.dumps({"rows": {"none (same net, no pretraining)": none, "CAE": cae}}))
+    assert toy("{{table pretraining p.json}}").splitlines() == [
+        "| pretraining | test error % (mean ± sd) | seed 0, 1 | published % | mean ‖∂h/∂x‖_F (test) | saturated units |",
+        "|---|---:|---:|---:|---:|---:|",
+        "| none (same net, no pretraining) | 1.90 ± 0.10 | 1.83 / 1.97 | — | — | — |",
+        "| CAE | **1.70 ± 0.05** | 1.67 / 1.74 | 1.14 | 10.04 ± 0.20 | 0.371 ± 0.004 |"]
+    one = {"seeds": [0], "test_error_percent": 1.62, "test_error_sd": None, "published_error_percent": 1.28,
+           "per_seed": [{"seed": 0, "test_error_percent": 1.62}]}
+    (results / "p.json").write_text(json.dumps({"rows": {"SDAE-3": one}}))  # one seed: no spread, no seed column
+    assert toy("{{table pretraining p.json}}").splitlines()[::2] == ["| pretraining | test error % (mean) | published % |",
+                                                                   "| SDAE-3 | **1.62** | 1.28 |"]
+
+
 def test_provenance_of_a_file_several_processes_wrote_says_its_command_is_the_last_ones():
     doc = {"command": "python benchmarks/toy.py --seeds 1", "commit": "abc1234", "date": "2026-01-02",
            "machine": {"cores": 2}, "writers": [{"command": "python benchmarks/toy.py --seeds 0"}, {"command": "python benchmarks/toy.py --seeds 1"}]}

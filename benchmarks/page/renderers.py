@@ -235,8 +235,38 @@ def reconstruction(load, fmt, name: str = "reconstruction_10ep.json") -> str:
     return "\n".join(lines)
 
 
+def pretraining(load, fmt, name: str) -> str:
+    """Table 4 (bench_pretraining.py): per row the fine-tuned test error %, mean ± sd over the seeds and
+    each seed's, beside the paper's; the pretrained layer's mean ‖∂h/∂x‖_F and saturated share (test
+    digits) where the file has them (Rifai et al.'s table); the lowest mean error in bold."""
+    rows = load(name)["rows"]
+    seeds = list(dict.fromkeys(s for r in rows.values() for s in r["seeds"]))
+    layer = any("jacobian_frobenius" in r for r in rows.values())
+    top = min(r["test_error_percent"] for r in rows.values())
+
+    def spread(r, key, spec):
+        sd = r.get(key.removesuffix("_percent") + "_sd")
+        return fmt(r[key], spec) + ("" if sd is None else f" ± {fmt(sd, spec)}")
+
+    head = ["pretraining", f"test error % (mean{' ± sd' if len(seeds) > 1 else ''})",
+            *([f"seed {', '.join(map(str, seeds))}"] if len(seeds) > 1 else []), "published %",
+            *(["mean ‖∂h/∂x‖_F (test)", "saturated units"] if layer else [])]
+    lines = [_row(head), "|---|" + "---:|" * (len(head) - 1)]
+    for label, r in rows.items():
+        err = spread(r, "test_error_percent", ".2f")
+        by_seed = {p["seed"]: p["test_error_percent"] for p in r["per_seed"]}
+        cells = [label, f"**{err}**" if r["test_error_percent"] == top else err,
+                 *([" / ".join(fmt(by_seed[s], ".2f") if s in by_seed else "—" for s in seeds)] if len(seeds) > 1 else []),
+                 "—" if r.get("published_error_percent") is None else fmt(r["published_error_percent"], ".2f")]
+        if layer:
+            cells += ["—", "—"] if "jacobian_frobenius" not in r else [spread(r, "jacobian_frobenius", ".2f"),
+                                                                       spread(r, "saturated_fraction", ".3f")]
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
 TABLES = {"oneclass": oneclass, "ecg": ecg, "networks": networks, "denoising": denoising, "peers": peers,
-          "peers-repeats": peers_repeats, "reconstruction": reconstruction}
+          "peers-repeats": peers_repeats, "reconstruction": reconstruction, "pretraining": pretraining}
 
 
 # ---- expression functions ---------------------------------------------------------------------------
