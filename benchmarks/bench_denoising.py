@@ -47,7 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 from bench_pretraining import LAYER  # noqa: E402
-from common import add_resume_option, apply_options, parser, save, train_run  # noqa: E402
+from common import add_resume_option, apply_options, parser, save, seed_list, train_run  # noqa: E402
 
 SWEEP = ("masking:0", "masking:0.1", "masking:0.25", "masking:0.5", "masking:0.75", "masking:0.9",
          "gaussian:0.1", "gaussian:0.3", "gaussian:0.5",
@@ -199,12 +199,7 @@ def main() -> None:
     specs = [parse(s, ap) for s in a.corruptions.split(",") if s]
     if not specs:
         ap.error("--corruptions: none given")
-    try:
-        seeds = [int(x) for x in a.seeds.split(",") if x.strip()]
-    except ValueError:
-        ap.error(f"--seeds: comma-separated integers, e.g. 0,1,2 (got {a.seeds!r})")
-    if not seeds or len(set(seeds)) != len(seeds):
-        ap.error(f"--seeds: give distinct seeds, e.g. 0,1,2 (got {a.seeds!r})")
+    seeds = seed_list(a.seeds, ap)
     cells = ([] if a.no_pixels else [("pixels", 0.0)]) + specs
     label = {(k, lv): k if k == "pixels" else f"{k}:{lv:g}" for k, lv in cells}
     todo = [(kind, level, seed) for seed in seeds for kind, level in cells]

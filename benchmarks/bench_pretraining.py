@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import add_resume_option, apply_options, parser, save, train_run  # noqa: E402
+from common import add_resume_option, apply_options, parser, save, seed_list, train_run  # noqa: E402
 
 LAYER = {"hidden": [], "latent_dim": 1000, "code_activation": "sigmoid", "tied": True, "likelihood": "bernoulli"}
 RIFAI = {  # name: (preset, options), the one hidden layer of Rifai et al.
@@ -145,16 +145,6 @@ def summarize(variants: dict, published: dict, done: dict[int, dict[str, dict]])
 def ranks(done: dict[int, dict[str, dict]]) -> dict[str, list[str]]:
     """Per seed, the rows from the lowest test error to the highest."""
     return {str(seed): sorted(figs, key=lambda r: figs[r]["test_error_percent"]) for seed, figs in done.items()}
-
-
-def seed_list(text: str, ap) -> list[int]:
-    try:
-        seeds = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        ap.error(f"--seeds: comma-separated integers, e.g. 0,1,2 (got {text!r})")
-    if not seeds or len(set(seeds)) != len(seeds):
-        ap.error(f"--seeds: give distinct seeds, e.g. 0,1,2 (got {text!r})")
-    return seeds
 
 
 def main() -> None:

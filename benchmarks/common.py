@@ -323,6 +323,17 @@ def apply_options(a: argparse.Namespace) -> argparse.Namespace:
     return a
 
 
+def seed_list(text: str, ap: argparse.ArgumentParser) -> list[int]:
+    """--seeds "0,1,2" as distinct integers; anything else is a usage error naming the fix."""
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--seeds: comma-separated integers, e.g. 0,1,2 (got {text!r})")
+    if not seeds or len(set(seeds)) != len(seeds):
+        ap.error(f"--seeds: give distinct seeds, e.g. 0,1,2 (got {text!r})")
+    return seeds
+
+
 def parser(doc: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_hidden_options(ap)
