@@ -244,7 +244,7 @@ def pretraining(load, fmt, name: str) -> str:
     layer = any("jacobian_frobenius" in r for r in rows.values())
     top = min(r["test_error_percent"] for r in rows.values())
 
-    def spread(r, key, spec):
+    def with_sd(r, key, spec):
         sd = r.get(key.removesuffix("_percent") + "_sd")
         return fmt(r[key], spec) + ("" if sd is None else f" ± {fmt(sd, spec)}")
 
@@ -253,14 +253,14 @@ def pretraining(load, fmt, name: str) -> str:
             *(["mean ‖∂h/∂x‖_F (test)", "saturated units"] if layer else [])]
     lines = [_row(head), "|---|" + "---:|" * (len(head) - 1)]
     for label, r in rows.items():
-        err = spread(r, "test_error_percent", ".2f")
+        err = with_sd(r, "test_error_percent", ".2f")
         by_seed = {p["seed"]: p["test_error_percent"] for p in r["per_seed"]}
         cells = [label, f"**{err}**" if r["test_error_percent"] == top else err,
                  *([" / ".join(fmt(by_seed[s], ".2f") if s in by_seed else "—" for s in seeds)] if len(seeds) > 1 else []),
                  "—" if r.get("published_error_percent") is None else fmt(r["published_error_percent"], ".2f")]
         if layer:
-            cells += ["—", "—"] if "jacobian_frobenius" not in r else [spread(r, "jacobian_frobenius", ".2f"),
-                                                                       spread(r, "saturated_fraction", ".3f")]
+            cells += ["—", "—"] if "jacobian_frobenius" not in r else [with_sd(r, "jacobian_frobenius", ".2f"),
+                                                                       with_sd(r, "saturated_fraction", ".3f")]
         lines.append(_row(cells))
     return "\n".join(lines)
 
