@@ -30,7 +30,7 @@ test-slow: venv
 
 # benchmarks/run_all.py: acceptance.py, bench_speed.py --epochs 10 --repeats 3,
 # bench_vae.py --epochs 10 --repeats 3, probabilistic.py latents --epochs 10,
-# bench_conv_speed.py --epochs 3 --repeats 3 --limit 20000 (about 1.5 hours on 2 CPU cores; timings: run it alone)
+# bench_conv_speed.py --epochs 3 --repeats 6 --limit 20000 (about 1.5 hours on 2 CPU cores; timings: run it alone)
 bench: venv
 	AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} $(PY) benchmarks/run_all.py
 
@@ -55,13 +55,13 @@ bench-networks: venv
 	$(PY) benchmarks/bench_ecg.py
 
 # the uses section of BENCHMARKS.md: one-class MNIST (~15 min), retrieval (~11 min), the Rifai and
-# Vincent pretraining tables (about an hour each), one torch thread each
+# Vincent pretraining tables with three seeds (about 42 and 85 minutes), one torch thread each
 bench-uses: venv
 	export AEKIT_DATA_DIR=$${AEKIT_DATA_DIR:-$(DATA)} OMP_NUM_THREADS=1; \
 	$(PY) benchmarks/bench_oneclass.py && \
 	$(PY) benchmarks/bench_retrieval.py && \
-	$(PY) benchmarks/bench_pretraining.py --table rifai && \
-	$(PY) benchmarks/bench_pretraining.py --table vincent
+	$(PY) benchmarks/bench_pretraining.py --table rifai --seeds 0,1,2 && \
+	$(PY) benchmarks/bench_pretraining.py --table vincent --seeds 0,1,2
 
 sample: venv
 	$(PY) scripts/make_mnist_sample.py --src $(DATA)/mnist

@@ -42,7 +42,7 @@ nats, 10 posterior samples). The differences between the variants that could not
 listed in the results (``differences``).
 
     python benchmarks/bench_peers.py --setup-only                        # the peers' venvs (one-time)
-    python benchmarks/bench_peers.py --epochs 5 --repeats 3              # the table (models ae,vae,conv)
+    python benchmarks/bench_peers.py --epochs 3 --repeats 3              # the table (models ae,vae,conv)
     python benchmarks/bench_peers.py --epochs 1 --repeats 1 --models ae --skip-missing   # a quick check
     python benchmarks/bench_peers.py --epochs 3 --repeats 4 --models conv --name peers_speed_conv   # one model, more repeats
 """

@@ -158,7 +158,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
                      "sae3_error": {"value": 1.40, "unit": "%", "status": "verified", "source": "Vincent et al. 2010, Table 3 (SAE-3)"}}),
     Table("peers-speed", "Speed and memory against the peers: aekit vs hand-written PyTorch loops, pythae and Keras 3 "
           "(torch backend); AE, VAE and conv AE on MNIST",
-          "bench_peers.py", ("--epochs", "5", "--repeats", "3"),
+          "bench_peers.py", ("--epochs", "3", "--repeats", "3"),
           ("--epochs", "1", "--repeats", "1", "--models", "ae", "--skip-missing", *SMOKE), ("peers_speed.json",)),
     Table("explore-load", "The explorer's decode endpoint under load (8 clients × 200 requests)", "bench_explore.py", (),
           ("--clients", "2", "--requests", "10", *SMOKE), ("explore_load.json",)),
