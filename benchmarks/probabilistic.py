@@ -54,7 +54,9 @@ def latents(a: argparse.Namespace) -> None:
                          "test_disc_accuracy_aae": metrics["aae"].get("test_disc_accuracy")})
 
 
-NLL_VARIANTS = {"vae": ("vae", {}), "iwae5": ("iwae", {"k": 5}), "iwae50": ("iwae", {"k": 50})}
+# -dreg: the encoder's gradient doubly reparameterised (Tucker et al. 2019; the optional DReG)
+NLL_VARIANTS = {"vae": ("vae", {}), "iwae5": ("iwae", {"k": 5}), "iwae50": ("iwae", {"k": 50}),
+                "iwae5-dreg": ("iwae", {"k": 5, "gradient": "dreg"}), "iwae50-dreg": ("iwae", {"k": 50, "gradient": "dreg"})}
 NLL_DATA = ("mnist", "binarized-mnist")  # dynamically binarized grey levels; Larochelle's fixed binarization
 
 
